@@ -1,0 +1,330 @@
+"""The engine on SQLite with an in-process dispatcher: no servers."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import marshmallow
+import pytest
+from sqlalchemy import func, select, update
+
+from orchestrator.db import Execution, ExecutionEvent, ExecutionStep, HumanApproval
+from orchestrator.db.types import utcnow
+from orchestrator.engine import NotAllowed, cancel, decide_approval, pause, resume, retry, sweep
+from orchestrator.engine.runner import run_step
+from orchestrator.nodes.base import NodeError, NodeType
+from orchestrator.nodes.registry import register
+from orchestrator.services import executions, workflows
+from tests.support.api import workflow_fixture
+
+
+class _FailTimes(marshmallow.Schema):
+    times = marshmallow.fields.Integer(load_default=1000)
+
+
+@register
+class FlakyNode(NodeType):
+    """Fails its first ``times`` attempts (in-process test node)."""
+
+    type_name = "test_flaky"
+    config_schema = _FailTimes
+
+    def run(self, ctx):
+        if ctx.attempt <= ctx.config["times"]:
+            raise NodeError(f"flaky failure on attempt {ctx.attempt}")
+        return {"attempt": ctx.attempt}
+
+
+def submit(env, definition, input=None, drain=True):
+    engine, dispatcher, owner = env
+    if isinstance(definition, str):
+        definition = workflow_fixture(definition)
+    with engine.sessions() as s, s.begin():
+        workflow = workflows.create_workflow(s, engine.keyring, owner, definition)
+    execution, _ = executions.submit(engine, owner, workflow.id, input or {})
+    if drain:
+        dispatcher.drain(engine)
+    return execution.id
+
+
+def load(env, execution_id):
+    engine = env[0]
+    with engine.sessions() as s:
+        execution = s.get(Execution, execution_id)
+        steps = {st.node_id: st for st in s.scalars(select(ExecutionStep).where(ExecutionStep.execution_id == execution_id))}
+        events = s.scalars(select(ExecutionEvent).where(ExecutionEvent.execution_id == execution_id)
+                           .order_by(ExecutionEvent.seq)).all()
+        return execution, steps, events
+
+
+def linear(n, type_="noop"):
+    nodes = [{"id": f"n{i}", "type": type_} for i in range(n)]
+    return {"name": f"linear-{n}", "nodes": nodes,
+            "edges": [{"source": f"n{i}", "target": f"n{i + 1}"} for i in range(n - 1)]}
+
+
+def test_chain_passes_outputs_and_renders_the_output(env):
+    execution, steps, events = load(env, submit(env, "chain", {"n": 4}))
+    assert execution.status == "completed", execution.error_message
+    assert execution.output == {"result": 50}
+    assert [steps[n].output for n in "abc"] == [{"n": 4}, {"n": 5}, {"n": 50}]
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert events[0].event_type == "execution_pending" and events[-1].event_type == "execution_completed"
+    assert execution.duration_ms >= 0 and all(s.duration_ms is not None for s in steps.values())
+
+
+def test_fan_out_to_ten_and_fan_in_runs_the_join_once(env):
+    execution, steps, events = load(env, submit(env, "fanout"))
+    assert execution.status == "completed"
+    assert steps["join"].output == {"total": 45}
+    assert sum(1 for e in events if e.node_id == "join" and e.event_type == "step_queued") == 1
+    assert sum(1 for e in events if e.node_id == "join" and e.event_type == "step_running") == 1
+
+
+def test_conditional_edges_skip_and_skips_propagate(env):
+    execution, steps, _ = load(env, submit(env, "conditional", {"score": 80}))
+    assert execution.status == "completed"
+    assert {n: steps[n].status for n in steps} == {
+        "check": "completed", "high": "completed", "low": "skipped", "after_low": "skipped", "report": "completed"}
+    assert steps["report"].output == {"high": "completed", "low": "skipped"}
+
+    execution, steps, _ = load(env, submit(env, "conditional", {"score": 10}))
+    assert steps["high"].status == "skipped" and steps["after_low"].status == "completed"
+    assert steps["report"].status == "completed"
+
+
+def test_retry_then_success_waits_out_the_backoff(env):
+    engine, dispatcher, _ = env
+    definition = {"name": "retry", "nodes": [{"id": "f", "type": "test_flaky", "config": {"times": 2},
+                                             "retry": {"max_attempts": 3, "backoff_seconds": 0.2, "backoff_factor": 2}}]}
+    execution_id = submit(env, definition)
+    _, steps, _ = load(env, execution_id)
+    assert steps["f"].status == "queued" and steps["f"].attempt == 2 and steps["f"].not_before > utcnow()
+    sweep(engine)
+    assert dispatcher.drain(engine) == 0          # not due yet: nothing sent
+    deadline = utcnow() + timedelta(seconds=5)
+    while load(env, execution_id)[0].status == "running" and utcnow() < deadline:
+        sweep(engine)
+        dispatcher.drain(engine)
+    execution, steps, events = load(env, execution_id)
+    assert execution.status == "completed"
+    assert steps["f"].attempt == 3 and steps["f"].output == {"attempt": 3} and steps["f"].failed_attempts == 2
+    retries = [e for e in events if e.event_type == "step_queued" and e.attempt in (2, 3)]
+    gap = (retries[1].created_at - retries[0].created_at).total_seconds()
+    assert gap >= 0.2  # the second backoff (0.4 s) separates failure 2 from failure 1
+
+
+@pytest.mark.parametrize("policy, execution_status, branch_status, after_status", [
+    ("fail", "failed", "cancelled", "cancelled"),
+    ("continue", "completed", "skipped", "completed"),
+    ("fail_branch", "completed", "completed", "skipped"),
+    ("default", "completed", "skipped", "completed"),
+])
+def test_on_error_policies(env, policy, execution_status, branch_status, after_status):
+    definition = {
+        "name": policy,
+        "nodes": [{"id": "bad", "type": "test_flaky", "on_error": policy, "default_output": {"fallback": True}},
+                  {"id": "after", "type": "transform", "config": {"output": "{{ nodes.bad.status }}"}},
+                  {"id": "branch", "type": "noop"},
+                  {"id": "side", "type": "noop"}],
+        "edges": [{"source": "bad", "target": "after"}]
+        + ([{"source": "bad", "target": "branch", "on": "error"}] if policy == "fail_branch"
+           else [{"source": "bad", "target": "branch", "condition": "false"}]),
+    }
+    execution, steps, _ = load(env, submit(env, definition))
+    assert execution.status == execution_status, execution.error_message
+    assert steps["branch"].status == branch_status
+    assert steps["after"].status == after_status
+    if policy == "fail":
+        assert "node bad failed: flaky failure on attempt 1" in execution.error_message
+    if policy == "default":
+        assert steps["bad"].status == "completed" and steps["bad"].output == {"fallback": True}
+        assert steps["after"].output == "completed"
+    if policy == "continue":
+        assert steps["bad"].status == "failed" and steps["after"].output == "failed"
+
+
+def test_a_duplicate_message_is_a_no_op(env):
+    engine, dispatcher, _ = env
+    execution_id = submit(env, linear(2), drain=False)
+    message = dispatcher.queue[0]
+    dispatcher.send([message])                     # the same message delivered twice
+    dispatcher.drain(engine)
+    execution, steps, events = load(env, execution_id)
+    assert execution.status == "completed"
+    assert sum(1 for e in events if e.node_id == "n0" and e.event_type == "step_running") == 1
+
+
+def test_max_steps_stops_a_runaway_workflow(env):
+    definition = linear(5) | {"max_steps": 3}
+    execution, steps, _ = load(env, submit(env, definition))
+    assert execution.status == "failed" and "max_steps (3) exceeded" in execution.error_message
+    assert steps["n4"].status == "cancelled"
+
+
+def test_cancel_pause_resume(env):
+    engine, dispatcher, _ = env
+    execution_id = submit(env, linear(3), drain=False)
+    pause(engine, execution_id)
+    dispatcher.drain(engine)                        # the root's message finds the execution paused
+    execution, steps, _ = load(env, execution_id)
+    assert execution.status == "paused" and steps["n0"].status == "queued"
+    with pytest.raises(NotAllowed):
+        pause(engine, execution_id)
+    resume(engine, execution_id)
+    dispatcher.drain(engine)
+    assert load(env, execution_id)[0].status == "completed"
+    with pytest.raises(NotAllowed, match="completed"):
+        cancel(engine, execution_id)
+
+    execution_id = submit(env, linear(3), drain=False)
+    dispatcher.drain(engine, limit=1)
+    cancel(engine, execution_id)
+    dispatcher.drain(engine)
+    execution, steps, _ = load(env, execution_id)
+    assert execution.status == "cancelled"
+    assert [steps[f"n{i}"].status for i in range(3)] == ["completed", "cancelled", "cancelled"]
+
+
+def test_retry_runs_failed_steps_again_and_keeps_completed_ones(env):
+    engine, dispatcher, _ = env
+    definition = {"name": "r", "nodes": [{"id": "ok", "type": "noop"}, {"id": "f", "type": "test_flaky",
+                                                                          "config": {"times": 1}},
+                                         {"id": "after", "type": "noop"}],
+                  "edges": [{"source": "ok", "target": "f"}, {"source": "f", "target": "after"}]}
+    execution_id = submit(env, definition)
+    execution, steps, _ = load(env, execution_id)
+    assert execution.status == "failed" and steps["after"].status == "cancelled"
+    ok_completed_at = steps["ok"].completed_at
+    retry(engine, execution_id)
+    dispatcher.drain(engine)
+    execution, steps, _ = load(env, execution_id)
+    assert execution.status == "completed" and execution.error_message is None
+    assert steps["f"].attempt == 2 and steps["ok"].completed_at == ok_completed_at
+    with pytest.raises(NotAllowed):
+        retry(engine, execution_id)
+
+
+def test_delay_holds_no_worker_and_completes_after_its_time(env):
+    engine, dispatcher, _ = env
+    execution_id = submit(env, {"name": "d", "nodes": [{"id": "wait", "type": "delay", "config": {"seconds": 0.3}},
+                                                      {"id": "next", "type": "noop"}],
+                               "edges": [{"source": "wait", "target": "next"}]})
+    _, steps, _ = load(env, execution_id)
+    assert steps["wait"].status == "waiting" and steps["wait"].lease_expires_at is None
+    sweep(engine)
+    assert load(env, execution_id)[1]["wait"].status == "waiting"
+    deadline = utcnow() + timedelta(seconds=5)
+    while load(env, execution_id)[0].status != "completed" and utcnow() < deadline:
+        sweep(engine)
+        dispatcher.drain(engine)
+    assert load(env, execution_id)[0].status == "completed"
+
+
+def _approval_flow(env, expires=3600):
+    definition = {"name": "approve", "nodes": [
+        {"id": "ask", "type": "human_approval", "config": {"expires_in_seconds": expires},
+         "on_error": "fail_branch"},
+        {"id": "go", "type": "transform", "config": {"output": "{{ nodes.ask.output }}"}},
+        {"id": "stop", "type": "noop"}],
+        "edges": [{"source": "ask", "target": "go"}, {"source": "ask", "target": "stop", "on": "error"}]}
+    execution_id = submit(env, definition)
+    with env[0].sessions() as s:
+        approval = s.scalar(select(HumanApproval).where(HumanApproval.execution_id == execution_id))
+    return execution_id, approval
+
+
+def test_approval_approved_rejected_and_expired(env):
+    engine, dispatcher, owner = env
+    execution_id, approval = _approval_flow(env)
+    assert load(env, execution_id)[1]["ask"].status == "waiting" and approval.status == "pending"
+    decide_approval(engine, True, {"comment": "ship it"}, approval_id=approval.id, owner_id=owner.id)
+    dispatcher.drain(engine)
+    execution, steps, _ = load(env, execution_id)
+    assert execution.status == "completed"
+    assert steps["go"].output == {"approved": True, "comment": "ship it"} and steps["stop"].status == "skipped"
+    with pytest.raises(NotAllowed, match="already approved"):
+        decide_approval(engine, False, approval_id=approval.id)
+
+    execution_id, approval = _approval_flow(env)
+    decide_approval(engine, False, {"why": "no"}, approval_id=approval.id)
+    dispatcher.drain(engine)
+    _, steps, _ = load(env, execution_id)
+    assert steps["ask"].status == "failed" and steps["ask"].error_message == "approval rejected"
+    assert steps["stop"].status == "completed" and steps["go"].status == "skipped"
+
+    execution_id, approval = _approval_flow(env, expires=1)
+    with engine.sessions() as s, s.begin():
+        s.execute(update(HumanApproval).where(HumanApproval.id == approval.id)
+                  .values(expires_at=utcnow() - timedelta(seconds=1)))
+    sweep(engine)
+    dispatcher.drain(engine)
+    _, steps, _ = load(env, execution_id)
+    assert steps["ask"].error_message == "approval expired" and steps["stop"].status == "completed"
+
+
+def test_execution_timeout(env):
+    engine, dispatcher, _ = env
+    execution_id = submit(env, {"name": "t", "timeout_seconds": 60,
+                                "nodes": [{"id": "wait", "type": "delay", "config": {"seconds": 3600}}]})
+    with engine.sessions() as s, s.begin():
+        s.execute(update(Execution).where(Execution.id == execution_id).values(deadline_at=utcnow()))
+    sweep(engine)
+    execution, steps, _ = load(env, execution_id)
+    assert execution.status == "timed_out" and "timeout of 60s" in execution.error_message
+    assert steps["wait"].status == "cancelled"
+
+
+def test_an_expired_lease_is_recovered_as_the_next_attempt_and_the_late_result_discarded(env):
+    engine, dispatcher, _ = env
+    execution_id = submit(env, linear(1), drain=False)
+    message = dispatcher.queue.popleft()
+    claim = engine.claim(message.step_id, "doomed-worker", "t1")
+    with engine.sessions() as s, s.begin():
+        s.execute(update(ExecutionStep).where(ExecutionStep.id == message.step_id)
+                  .values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+    sweep(engine)
+    _, steps, _ = load(env, execution_id)
+    assert steps["n0"].status == "queued" and steps["n0"].attempt == 2 and steps["n0"].failed_attempts == 0
+    engine.succeed(claim, None, {"late": True})     # the vanished worker's late result
+    assert load(env, execution_id)[1]["n0"].status == "queued"
+    dispatcher.drain(engine)
+    execution, steps, _ = load(env, execution_id)
+    assert execution.status == "completed" and steps["n0"].output == {} and steps["n0"].worker == "inline"
+
+
+def test_a_queued_step_whose_message_was_lost_is_sent_again(env):
+    engine, dispatcher, _ = env
+    execution_id = submit(env, linear(2), drain=False)
+    dispatcher.queue.clear()                        # the process died between commit and send
+    with engine.sessions() as s, s.begin():
+        s.execute(update(ExecutionStep).values(dispatched_at=utcnow() - timedelta(hours=1))
+                  .where(ExecutionStep.execution_id == execution_id))
+    sweep(engine)
+    dispatcher.drain(engine)
+    assert load(env, execution_id)[0].status == "completed"
+
+
+def test_events_are_numbered_without_gaps_per_execution(env):
+    first = submit(env, "fanout")
+    second = submit(env, "chain", {"n": 1})
+    with env[0].sessions() as s:
+        for execution_id in (first, second):
+            seqs = s.scalars(select(ExecutionEvent.seq).where(ExecutionEvent.execution_id == execution_id)
+                             .order_by(ExecutionEvent.seq)).all()
+            assert seqs == list(range(1, len(seqs) + 1))
+            assert s.scalar(select(func.count()).select_from(ExecutionStep)
+                            .where(ExecutionStep.execution_id == execution_id)) > 0
+
+
+def test_a_config_that_does_not_render_fails_the_step_without_retry(env):
+    execution, steps, _ = load(env, submit(env, {"name": "bad", "nodes": [
+        {"id": "t", "type": "transform", "config": {"output": "{{ input.missing.deeper }}"},
+         "retry": {"max_attempts": 3}}]}))
+    assert execution.status == "failed" and steps["t"].attempt == 1
+    assert "config of node t" in steps["t"].error_message
+
+
+def test_run_step_of_an_unknown_step_is_ignored(env):
+    import uuid
+
+    run_step(env[0], uuid.uuid4(), "w")
