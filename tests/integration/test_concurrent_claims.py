@@ -1,0 +1,82 @@
+"""Races on PostgreSQL: two deliveries of one message (one claim wins, the other is dropped),
+and a schedule deleted while its run ends (no deadlock)."""
+import threading
+import time
+
+import pytest
+from sqlalchemy import select
+
+from orchestrator.crypto import load_keyring
+from orchestrator.db import Execution, ExecutionEvent, ScheduledWorkflow
+from orchestrator.db.session import get_engine
+from orchestrator.engine import Engine
+from orchestrator.engine.transitions import lock_execution, lock_step, move_step
+from orchestrator.schedules import on_execution_finished, service
+from orchestrator.services import api_keys, executions, workflows
+from orchestrator.states import StepStatus, Trigger
+from tests.support.inline import InlineDispatcher
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def engine(migrated_settings):
+    if not migrated_settings.database_url.startswith("postgresql"):
+        pytest.skip("SQLite serialises writers with BEGIN IMMEDIATE: no such race there")
+    yield Engine(migrated_settings, load_keyring(migrated_settings), InlineDispatcher())
+    get_engine(migrated_settings).dispose()
+
+
+def test_a_claim_that_waited_for_the_lock_sees_the_step_already_claimed(engine):
+    with engine.sessions.begin() as s:
+        owner = api_keys.get_or_create_user(s, "race@example.com")
+        workflow = workflows.create_workflow(s, engine.keyring, owner, {"name": "race", "nodes": [
+            {"id": "only", "type": "noop"}]})
+    execution, _ = executions.submit(engine, owner, workflow.id)
+    message = engine.dispatcher.queue.popleft()
+    results = []
+
+    with engine.sessions.begin() as first:             # the first delivery holds the lock ...
+        lock_execution(first, execution.id)
+        second = threading.Thread(target=lambda: results.append(engine.claim(message.step_id, "second", "t2")))
+        second.start()
+        time.sleep(0.5)                                 # ... while the second waits for it
+        assert second.is_alive()
+        locked_execution, step = lock_step(first, message.step_id)
+        move_step(first, locked_execution, step, StepStatus.RUNNING, worker="first")
+    second.join(10)
+
+    assert results == [None]
+    with engine.sessions() as s:
+        running = s.scalars(select(ExecutionEvent.event_type).where(
+            ExecutionEvent.execution_id == execution.id, ExecutionEvent.event_type == "step_running")).all()
+    assert running == ["step_running"]
+
+
+def test_deleting_a_schedule_while_its_run_ends_does_not_deadlock(engine):
+    with engine.sessions.begin() as s:
+        owner = api_keys.get_or_create_user(s, "sched@example.com")
+        workflow = workflows.create_workflow(s, engine.keyring, owner, {"name": "s", "nodes": [
+            {"id": "only", "type": "noop"}]})
+        schedule = service.create_schedule(s, engine.keyring, owner, workflow.id, cron_expression="0 12 * * *")
+    execution, _ = executions.submit(engine, owner, workflow.id, trigger=Trigger.SCHEDULE, schedule_id=schedule.id)
+    errors = []
+
+    def delete() -> None:
+        try:
+            with engine.sessions.begin() as s:
+                service.delete_schedule(s, owner, schedule.id)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    with engine.sessions.begin() as ending:              # the run ends: its row is locked first ...
+        locked = lock_execution(ending, execution.id)
+        deleting = threading.Thread(target=delete)
+        deleting.start()
+        time.sleep(0.5)                                  # ... while the delete waits for it
+        on_execution_finished(ending, locked)            # ... then it updates its schedule
+    deleting.join(10)
+    assert errors == []
+    with engine.sessions() as s:
+        assert s.get(ScheduledWorkflow, schedule.id) is None
+        assert s.get(Execution, execution.id).schedule_id is None
