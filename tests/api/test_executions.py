@@ -1,0 +1,188 @@
+"""/api/v1/executions: submit with idempotency, list, get, steps, events (JSON and SSE), control."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import pytest
+
+from tests.support.api import new_workflow, server_sent_events, submit, workflow_fixture
+
+EXECUTION_FIELDS = {"id", "workflow_id", "version", "status", "trigger", "input", "output", "error",
+                    "created_at", "started_at", "completed_at", "duration_ms"}
+STEP_FIELDS = {"node_id", "node_type", "status", "attempt", "input", "output", "error", "queued_at",
+               "started_at", "completed_at", "duration_ms"}
+EVENT_FIELDS = {"seq", "event_type", "node_id", "attempt", "message", "data", "created_at"}
+
+
+def sse(body: bytes) -> list[dict]:
+    return list(server_sent_events(body.decode().split("\n")))
+
+
+def test_submit_answers_202_and_the_execution_runs(stack, client, workflow):
+    response = submit(client, workflow["id"], {"n": 2})
+    assert response.status_code == 202
+    assert response.json == {"id": response.json["id"], "status": "pending"}
+    stack.run()
+    body = client.get(f"/api/v1/executions/{response.json['id']}").json
+    assert set(body) == EXECUTION_FIELDS
+    assert (body["status"], body["output"], body["error"]) == ("completed", {"result": 30}, None)
+    assert body["trigger"] == "api"
+    assert (body["workflow_id"], body["version"], body["input"]) == (workflow["id"], 1, {"n": 2})
+    assert body["duration_ms"] >= 0
+    assert all(datetime.fromisoformat(body[f]).tzinfo is not None for f in ("created_at", "started_at", "completed_at"))
+
+
+def test_submit_runs_the_published_version_unless_one_is_named(client, workflow):
+    wid = workflow["id"]
+    client.put(f"/api/v1/workflows/{wid}", json={"definition": workflow_fixture("chain")})
+    assert client.get(f"/api/v1/executions/{submit(client, wid, {'n': 1}).json['id']}").json["version"] == 1
+    named = submit(client, wid, {"n": 1}, version=2).json["id"]
+    assert client.get(f"/api/v1/executions/{named}").json["version"] == 2
+    response = submit(client, wid, {"n": 1}, version=7)
+    assert response.status_code == 404 and response.json["message"] == f"workflow {wid} has no version 7"
+
+
+def test_the_same_idempotency_key_and_body_return_the_same_execution(client, workflow):
+    first = submit(client, workflow["id"], {"n": 1}, key="order-42")
+    again = submit(client, workflow["id"], {"n": 1}, key="order-42")
+    assert again.status_code == 202 and again.json["id"] == first.json["id"]
+    assert len(client.get("/api/v1/executions").json["items"]) == 1
+    assert submit(client, workflow["id"], {"n": 1}).json["id"] != first.json["id"]
+
+
+def test_the_same_idempotency_key_with_another_body_is_409(client, workflow):
+    submit(client, workflow["id"], {"n": 1}, key="order-43")
+    response = submit(client, workflow["id"], {"n": 2}, key="order-43")
+    assert response.status_code == 409
+    assert response.json == {"code": 409, "status": "Conflict", "errors": {},
+                             "message": "Idempotency-Key was already used with a different request"}
+
+
+def test_an_idempotency_key_is_per_owner(client, other, workflow):
+    submit(client, workflow["id"], {"n": 1}, key="shared")
+    mine = new_workflow(other)
+    assert submit(other, mine, {"n": 1}, key="shared").status_code == 202
+
+
+def test_input_that_fails_the_input_schema_is_422(client):
+    wid = new_workflow(client, "fails")
+    response = submit(client, wid, {"n": "two"})
+    assert response.status_code == 422
+    assert response.json["message"] == "input does not match the workflow's input_schema"
+    assert response.json["errors"]["input"] == ["$.n: 'two' is not of type 'integer'"]
+    assert submit(client, wid, {"n": 1}, version=0).json["errors"] == {
+        "version": ["Must be greater than or equal to 1 and less than or equal to 2147483647."]}
+
+
+def test_list_filters_by_workflow_and_status_and_pages(stack, client):
+    chain, fails = new_workflow(client), new_workflow(client, "fails")
+    ids = [submit(client, chain, {"n": i}).json["id"] for i in range(3)]
+    failed = submit(client, fails, {"n": 1}).json["id"]
+    stack.run()
+    by_workflow = client.get(f"/api/v1/executions?workflow_id={chain}").json["items"]
+    assert [e["id"] for e in by_workflow] == ids[::-1]
+    assert [e["id"] for e in client.get("/api/v1/executions?status=failed").json["items"]] == [failed]
+    page = client.get("/api/v1/executions?limit=3").json
+    rest = client.get(f"/api/v1/executions?limit=3&cursor={page['next_cursor']}").json
+    assert [e["id"] for e in page["items"] + rest["items"]] == [failed, *ids[::-1]]
+    assert rest["next_cursor"] is None
+    assert client.get("/api/v1/executions?status=lost").status_code == 422
+
+
+def test_steps_have_one_row_per_node(stack, client):
+    execution_id = stack.start(client, input={"n": 2})
+    page = client.get(f"/api/v1/executions/{execution_id}/steps").json
+    assert page["next_cursor"] is None
+    assert [(s["node_id"], s["status"], s["attempt"]) for s in page["items"]] == [
+        ("a", "completed", 1), ("b", "completed", 1), ("c", "completed", 1)]
+    assert set(page["items"][0]) == STEP_FIELDS
+    assert page["items"][2]["output"] == {"n": 30}
+
+
+def test_events_after_a_seq_in_pages(stack, client):
+    execution_id = stack.start(client, input={"n": 2})
+    every = client.get(f"/api/v1/executions/{execution_id}/events").json["items"]
+    assert set(every[0]) == EVENT_FIELDS
+    assert [e["seq"] for e in every] == list(range(1, len(every) + 1))
+    assert (every[0]["event_type"], every[-1]["event_type"]) == ("execution_pending", "execution_completed")
+    page = client.get(f"/api/v1/executions/{execution_id}/events?after=2&limit=3").json
+    assert [e["seq"] for e in page["items"]] == [3, 4, 5] and page["next_cursor"] == "5"
+    assert client.get(f"/api/v1/executions/{execution_id}/events?after={len(every)}").json == {
+        "items": [], "next_cursor": None}
+
+
+def test_events_stream_as_server_sent_events_after_last_event_id(stack, client):
+    execution_id = stack.start(client, input={"n": 2})
+    url = f"/api/v1/executions/{execution_id}/events"
+    response = client.get(url, headers={"Accept": "text/event-stream"})
+    assert response.status_code == 200 and response.mimetype == "text/event-stream"
+    events = sse(response.data)
+    assert [e["id"] for e in events] == [e["data"]["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert events[-1]["event"] == "execution_completed" and set(events[0]["data"]) == EVENT_FIELDS
+    resumed = client.get(url, headers={"Accept": "text/event-stream", "Last-Event-ID": "5"})
+    assert [e["id"] for e in sse(resumed.data)] == list(range(6, len(events) + 1))
+
+
+def test_the_stream_follows_a_running_execution_until_it_ends(stack, client, monkeypatch):
+    monkeypatch.setattr("api.resources.executions.stream.POLL_SECONDS", 0.01)
+    monkeypatch.setattr("api.resources.executions.stream.KEEPALIVE_SECONDS", 0.05)
+    execution_id = stack.start(client, "wait")
+    response = client.get(f"/api/v1/executions/{execution_id}/events", headers={"Accept": "text/event-stream"},
+                          buffered=False)
+    chunks = (c if isinstance(c, bytes) else c.encode() for c in response.response)
+    received = []
+    while not any(e["event"] == "step_waiting" for e in received):
+        received += sse(next(chunks))
+    assert next(chunks) == b": keepalive\n\n"       # nothing new for a while: a comment keeps it open
+    assert client.post(f"/api/v1/executions/{execution_id}/cancel").status_code == 202
+    received += sse(b"".join(chunks))                  # ends once the execution has
+    assert received[-1]["event"] == "execution_cancelled"
+    assert [e["id"] for e in received] == list(range(1, len(received) + 1))
+
+
+def test_pause_resume_and_cancel_answer_202_or_409(stack, client):
+    execution_id = stack.start(client, input={"n": 1}, run=False)
+    base = f"/api/v1/executions/{execution_id}"
+    assert client.post(f"{base}/pause").json == {"id": execution_id, "status": "paused"}
+    response = client.post(f"{base}/pause")
+    assert response.status_code == 409 and response.json["message"] == "execution is paused; it cannot become paused"
+    assert client.post(f"{base}/resume").status_code == 202
+    assert client.post(f"{base}/cancel").json == {"id": execution_id, "status": "cancelled"}
+    for action in ("cancel", "pause", "resume", "retry"):
+        response = client.post(f"{base}/{action}")
+        assert response.status_code == 409 and response.json["status"] == "Conflict", action
+
+
+def test_retry_runs_the_failed_steps_again_and_keeps_the_completed_ones(stack, client):
+    execution_id = stack.start(client, "fails", {"n": 1})
+    base = f"/api/v1/executions/{execution_id}"
+    failed = client.get(base).json
+    assert failed["status"] == "failed" and "broken" in failed["error"]
+    assert client.post(f"{base}/retry").json == {"id": execution_id, "status": "running"}
+    stack.run()
+    steps = {s["node_id"]: s for s in client.get(f"{base}/steps").json["items"]}
+    assert (steps["first"]["status"], steps["first"]["attempt"]) == ("completed", 1)
+    assert (steps["broken"]["status"], steps["broken"]["attempt"]) == ("failed", 2)
+
+
+@pytest.mark.parametrize("path", ["", "/steps", "/events"])
+def test_another_owners_execution_is_404(stack, client, other, path):
+    execution_id = stack.start(client, input={"n": 1})
+    response = other.get(f"/api/v1/executions/{execution_id}{path}", headers={"Accept": "text/event-stream"})
+    assert response.status_code == 404 and response.mimetype == "application/json"
+    assert response.json["message"] == f"execution {execution_id} not found"
+    assert other.get("/api/v1/executions").json["items"] == []
+
+
+@pytest.mark.parametrize("action", ["cancel", "pause", "resume", "retry"])
+def test_another_owner_cannot_act_on_an_execution(stack, client, other, action):
+    execution_id = stack.start(client, input={"n": 1}, run=False)
+    assert other.post(f"/api/v1/executions/{execution_id}/{action}").status_code == 404
+    assert client.get(f"/api/v1/executions/{execution_id}").json["status"] == "pending"
+
+
+def test_an_unknown_execution_is_404(client):
+    unknown = uuid.uuid4()
+    assert client.get(f"/api/v1/executions/{unknown}").status_code == 404
+    assert client.post(f"/api/v1/executions/{unknown}/cancel").status_code == 404

@@ -1,0 +1,95 @@
+"""Unauthenticated operations: /healthz, /readyz, /metrics, /openapi.json and /docs."""
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from api import create_app
+from tests.conftest import make_settings
+from tests.support.api import BOOTSTRAP_KEY, api_stack
+
+
+def test_healthz(anonymous):
+    response = anonymous.get("/healthz")
+    assert response.status_code == 200 and response.json == {"status": "ok"}
+
+
+def test_readyz_checks_the_database_and_the_broker(anonymous):
+    assert anonymous.get("/readyz").json == {"status": "ready", "checks": {"database": "ok", "broker": "ok"}}
+
+
+def test_readyz_answers_503_naming_what_is_down(tmp_path):
+    nothing_listens = "127.0.0.1:9"
+    stack = api_stack(make_settings(tmp_path, BROKER_URL=f"redis://{nothing_listens}/0"))
+    try:
+        response = stack.client(None).get("/readyz")
+    finally:
+        stack.close()
+    assert response.status_code == 503
+    assert response.json == {"code": 503, "status": "Service Unavailable", "message": "not ready: broker down",
+                             "errors": {"broker": ["unavailable"]}}
+
+
+def test_readyz_and_the_api_answer_503_while_the_database_is_down(tmp_path):
+    settings = make_settings(tmp_path, "postgresql+psycopg://postgres@127.0.0.1:9/nothing")
+    client = create_app(settings).test_client()
+    assert client.get("/readyz").json["message"] == "not ready: database down"
+    response = client.get("/api/v1/workflows", headers={"Authorization": f"Bearer {BOOTSTRAP_KEY}"})
+    assert response.status_code == 503
+    assert response.json["message"] == "the database is unavailable; try again"
+
+
+def metric_samples(client) -> dict[tuple, float]:
+    response = client.get("/metrics")
+    assert response.status_code == 200 and response.mimetype == "text/plain"
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(response.data.decode()) for s in family.samples}
+
+
+def test_metrics_count_executions_steps_and_requests(stack, client, anonymous):
+    stack.start(client, input={"n": 1})
+    stack.start(client, input={"n": 1}, run=False)
+    samples = metric_samples(anonymous)
+    assert samples[("orchestrator_executions", (("status", "completed"),))] == 1
+    assert samples[("orchestrator_executions", (("status", "pending"),))] == 1
+    assert samples[("orchestrator_steps_queued", ())] == 1
+    assert samples[("orchestrator_step_duration_seconds_count", (("node_type", "transform"),))] == 3
+    assert samples[("orchestrator_step_duration_seconds_bucket", (("le", "+Inf"), ("node_type", "transform")))] == 3
+    posted = ("orchestrator_api_request_duration_seconds_count",
+              (("method", "POST"), ("route", "/api/v1/workflows"), ("status", "201")))
+    assert samples[posted] == 2
+
+
+def test_openapi_documents_every_operation_with_bearer_auth(anonymous):
+    spec = anonymous.get("/openapi.json").json
+    assert spec["openapi"] == "3.0.3" and spec["info"]["title"] == "Orchestrator"
+    assert spec["components"]["securitySchemes"]["bearerAuth"] == {"type": "http", "scheme": "bearer"}
+    assert spec["security"] == [{"bearerAuth": []}]
+    operations = {(method.upper(), path) for path, item in spec["paths"].items() for method in item
+                  if method != "parameters"}
+    assert operations >= {
+        ("POST", "/api/v1/workflows"), ("GET", "/api/v1/workflows"), ("GET", "/api/v1/workflows/{workflow_id}"),
+        ("PUT", "/api/v1/workflows/{workflow_id}"), ("DELETE", "/api/v1/workflows/{workflow_id}"),
+        ("POST", "/api/v1/workflows/{workflow_id}/publish"), ("GET", "/api/v1/workflows/{workflow_id}/versions"),
+        ("GET", "/api/v1/workflows/{workflow_id}/versions/{number}"),
+        ("POST", "/api/v1/workflows/{workflow_id}/executions"), ("GET", "/api/v1/executions"),
+        ("GET", "/api/v1/executions/{execution_id}"), ("GET", "/api/v1/executions/{execution_id}/steps"),
+        ("GET", "/api/v1/executions/{execution_id}/events"), ("POST", "/api/v1/executions/{execution_id}/cancel"),
+        ("POST", "/api/v1/executions/{execution_id}/pause"), ("POST", "/api/v1/executions/{execution_id}/resume"),
+        ("POST", "/api/v1/executions/{execution_id}/retry"), ("GET", "/api/v1/approvals"),
+        ("POST", "/api/v1/approvals/{approval_id}/approve"), ("POST", "/api/v1/approvals/{approval_id}/reject"),
+        ("POST", "/api/v1/approvals/token/{token}/approve"), ("POST", "/api/v1/approvals/token/{token}/reject"),
+        ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
+    }
+    assert spec["paths"]["/api/v1/approvals/token/{token}/approve"]["post"]["security"] == []
+    events = spec["paths"]["/api/v1/executions/{execution_id}/events"]["get"]["responses"]["200"]["content"]
+    assert set(events) == {"application/json", "text/event-stream"}
+    for name in ("Workflow", "WorkflowDetail", "Execution", "Step", "Event", "Approval", "Error"):
+        assert name in spec["components"]["schemas"]
+
+
+def test_docs_serve_swagger_ui_from_local_assets(anonymous):
+    page = anonymous.get("/docs")
+    assert page.status_code == 200 and b"/docs/assets/swagger-ui-bundle.js" in page.data
+    assert b"/openapi.json" in page.data
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"):
+        assert anonymous.get(f"/docs/assets/{asset}").status_code == 200
