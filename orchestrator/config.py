@@ -6,6 +6,8 @@ data directory, so that nothing has to be installed to run a workflow.
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -93,6 +95,26 @@ class Settings:
             requeue_after_seconds=_float(env, "ORCHESTRATOR_REQUEUE_AFTER_SECONDS", 30.0),
             visibility_timeout_seconds=_int(env, "ORCHESTRATOR_VISIBILITY_TIMEOUT_SECONDS", 3600),
         )
+
+
+def secret_file(path: Path, make: Callable[[], str]) -> tuple[str, bool]:
+    """The secret kept in ``path`` (mode 0600), made with ``make()`` if the file is absent;
+    also whether this call made it. Safe when several processes start together: the file is
+    written aside and linked into place, so a reader never sees it half-written and exactly
+    one secret wins."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, staged = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")   # mode 0600
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(make() + "\n")
+            os.link(staged, path)
+            return path.read_text().strip(), True
+        except FileExistsError:
+            pass                                # another process made it first: use theirs
+        finally:
+            os.unlink(staged)
+    return path.read_text().strip(), False
 
 
 @lru_cache(maxsize=1)

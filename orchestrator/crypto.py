@@ -21,7 +21,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from orchestrator.config import ConfigError, Settings
+from orchestrator.config import ConfigError, Settings, secret_file
 
 log = logging.getLogger(__name__)
 
@@ -104,13 +104,10 @@ def load_keyring(settings: Settings) -> KeyRing:
             "(make a key with `orchestrator keys generate`)"
         )
     key_file = Path(settings.data_dir) / KEY_FILE_NAME
-    if not key_file.exists():
-        key_file.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(generate_key() + "\n")
+    key, made = secret_file(key_file, generate_key)
+    if made:
         log.warning("no ORCHESTRATOR_ENCRYPTION_KEYS set: generated a key in %s; back it up with the database", key_file)
-    return KeyRing.from_strings([key_file.read_text().strip()])
+    return KeyRing.from_strings([key])
 
 
 # Encrypted fields on ORM rows follow one convention: ``<field>_encrypted``, ``<field>_iv``

@@ -19,13 +19,15 @@ from pathlib import Path
 
 import requests
 
-from orchestrator.config import Settings
+from orchestrator.config import Settings, secret_file
+from orchestrator.crypto import load_keyring
 from orchestrator.db.migrate import upgrade_database
 from orchestrator.db.session import transaction
 from orchestrator.services.api_keys import KEY_PREFIX, ensure_api_key
 
 API_KEY_FILE = "standalone-api-key"
 PR_SET_PDEATHSIG = 1
+LOG_TAIL_LINES = 30
 
 
 def _die_with_parent() -> None:
@@ -52,13 +54,7 @@ def standalone_api_key(settings: Settings) -> str:
     """The bootstrap key if one is set, else one kept (0600) in the data directory."""
     if settings.bootstrap_api_key:
         return settings.bootstrap_api_key
-    path = Path(settings.data_dir) / API_KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(KEY_PREFIX + secrets.token_urlsafe(32) + "\n")
-    return path.read_text().strip()
+    return secret_file(Path(settings.data_dir) / API_KEY_FILE, lambda: KEY_PREFIX + secrets.token_urlsafe(32))[0]
 
 
 @dataclass
@@ -98,6 +94,7 @@ class Stack:
 
     def start(self, timeout: float = 60.0) -> "Stack":
         upgrade_database()
+        load_keyring(self.settings)     # make the embedded key here, before the children need it
         self.api_key = standalone_api_key(self.settings)
         with transaction(self.settings) as session:
             ensure_api_key(session, self.api_key, name="standalone")
@@ -118,7 +115,9 @@ class Stack:
             for name, proc in self.processes.items():
                 if proc.poll() is not None:
                     self.stop()
-                    raise RuntimeError(f"{name} exited with {proc.returncode}; see {log_dir / (name + '.log')}")
+                    log = log_dir / f"{name}.log"
+                    tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-LOG_TAIL_LINES:])
+                    raise RuntimeError(f"{name} exited with {proc.returncode}; the end of {log}:\n{tail}")
             if api_ready(self.url):
                 return
             time.sleep(0.2)

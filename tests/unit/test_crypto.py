@@ -1,3 +1,5 @@
+import multiprocessing
+import os
 import uuid
 from types import SimpleNamespace
 
@@ -80,3 +82,27 @@ def test_server_database_without_keys_is_refused(tmp_path):
     settings = Settings.from_env({"ORCHESTRATOR_DATA_DIR": str(tmp_path), "DATABASE_URL": "postgresql+psycopg://x/y"})
     with pytest.raises(ConfigError, match="ORCHESTRATOR_ENCRYPTION_KEYS is required"):
         load_keyring(settings)
+
+
+def _load_key_id_after(barrier, data_dir: str, results) -> None:
+    barrier.wait()
+    try:
+        results.put(load_keyring(Settings.from_env({"ORCHESTRATOR_DATA_DIR": data_dir})).primary_key_id)
+    except Exception as exc:                                           # reported to the parent
+        results.put(repr(exc))
+
+
+def test_processes_starting_together_share_one_generated_key(tmp_path):
+    """The API, a worker and beat start at once on a fresh data directory (standalone mode):
+    each must read the same key, never a half-written file nor an error."""
+    context = multiprocessing.get_context("fork")
+    for round_ in range(15):
+        data_dir, results, barrier = str(tmp_path / str(round_)), context.Queue(), context.Barrier(4)
+        processes = [context.Process(target=_load_key_id_after, args=(barrier, data_dir, results)) for _ in range(4)]
+        for p in processes:
+            p.start()
+        seen = [results.get(timeout=30) for _ in processes]
+        for p in processes:
+            p.join()
+        assert len(set(seen)) == 1, seen
+        assert not [name for name in os.listdir(data_dir) if name != "encryption.key"]   # no staged file left
