@@ -2,7 +2,8 @@
 
 An expression has five fields (minute hour day-of-month month day-of-week) or six with the
 seconds first (second minute hour day-of-month month day-of-week), as Quartz and Spring
-write it. The fields are matched against wall-clock time in the zone, and each matching wall
+write it, or is one of the aliases @yearly (@annually), @monthly, @weekly, @daily
+(@midnight) and @hourly. The fields are matched against wall-clock time in the zone, and each matching wall
 time fires at most once:
 
 - a wall time that a change repeats (fall back) fires at its first occurrence only;
@@ -27,10 +28,23 @@ FIELDS = {
     6: ("second", "minute", "hour", "day of month", "month", "day of week"),
 }
 _DESCRIPTION = Options(use_24hour_time_format=True)
+ALIASES = {
+    "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
+}
 
 
 class CronError(ValueError):
     """An expression or a time zone that cannot be used; the message names it and says why."""
+
+
+def _fields(cron: str) -> list[str]:
+    """The expression's fields, an alias expanded."""
+    if cron.strip().startswith("@"):
+        if cron.strip().lower() not in ALIASES:
+            raise CronError(f"invalid cron expression {cron!r}: unknown alias; use one of {', '.join(ALIASES)}")
+        return ALIASES[cron.strip().lower()].split()
+    return cron.split()
 
 
 def zone(name: str) -> ZoneInfo:
@@ -47,7 +61,7 @@ def check(cron: str) -> None:
 
 def describe(cron: str, tz: str) -> str:
     """A person's reading of the expression, e.g. 'At 01:30, Monday through Friday (Europe/Paris)'."""
-    return f"{get_description(cron, _DESCRIPTION)} ({tz})"
+    return f"{get_description(' '.join(_fields(cron)), _DESCRIPTION)} ({tz})"
 
 
 def next_slot(cron: str, tz: str, after: datetime) -> datetime:
@@ -73,12 +87,12 @@ def next_run(cron: str, tz: str, after: datetime, start_at: datetime | None = No
 
 def _step(cron: str, start: datetime, forward: bool) -> datetime:
     """The matching wall time after (or before) the naive wall time ``start``."""
-    fields = cron.split()
+    fields = _fields(cron)
     if len(fields) not in FIELDS:
         raise CronError(f"invalid cron expression {cron!r}: expected 5 fields (minute hour day-of-month month "
                         f"day-of-week) or 6 with seconds first, got {len(fields)}")
     try:
-        walls = croniter(cron, start, second_at_beginning=True)
+        walls = croniter(" ".join(fields), start, second_at_beginning=True)
         return walls.get_next(datetime) if forward else walls.get_prev(datetime)
     except CroniterBadDateError:
         raise CronError(f"invalid cron expression {cron!r}: it matches no date") from None

@@ -94,7 +94,7 @@ def test_the_window_bounds_the_slots():
     ("* * * *", "invalid cron expression '* * * *': expected 5 fields (minute hour day-of-month month "
                 "day-of-week) or 6 with seconds first, got 4"),
     ("0 0 30 2 *", "invalid cron expression '0 0 30 2 *': it matches no date"),
-    ("@daily", "invalid cron expression '@daily': expected 5 fields"),
+    ("@fortnightly", "invalid cron expression '@fortnightly': unknown alias; use one of @yearly, @annually"),
 ])
 def test_invalid_expressions_are_named_with_the_reason(cron, message):
     with pytest.raises(CronError) as raised:
@@ -112,6 +112,19 @@ def test_unknown_time_zones_are_refused(name):
     ("30 1 * * *", NY, "At 01:30 (America/New_York)"),
     ("*/5 * * * * *", "UTC", "Every 5 seconds (UTC)"),
     ("0 9 * * MON-FRI", "Europe/Paris", "At 09:00, Monday through Friday (Europe/Paris)"),
+    ("@daily", "UTC", "At 00:00 (UTC)"),
 ])
 def test_a_human_description(cron, tz, text):
     assert describe(cron, tz) == text
+
+
+@pytest.mark.parametrize("alias, after, expected", [
+    ("@daily", "2024-05-02 10:00", "2024-05-03 04:00"),       # midnight in New York (EDT)
+    ("@midnight", "2024-05-02 10:00", "2024-05-03 04:00"),
+    ("@hourly", "2024-05-02 10:20", "2024-05-02 11:00"),
+    ("@weekly", "2024-05-02 10:00", "2024-05-05 04:00"),      # Sunday
+    ("@monthly", "2024-05-02 10:00", "2024-06-01 04:00"),
+    ("@YEARLY", "2024-05-02 10:00", "2025-01-01 05:00"),      # EST in January
+])
+def test_aliases_run_in_the_schedules_zone(alias, after, expected):
+    assert next_slot(alias, NY, utc(after)) == utc(expected)

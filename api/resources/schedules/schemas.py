@@ -10,7 +10,8 @@ from orchestrator.schedules.cron import describe
 from orchestrator.states import ExecutionStatus, MisfirePolicy, ScheduleStatus
 
 CRON_DOC = {"description": "5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first, "
-                           "matched against the wall clock of `timezone`", "example": "30 1 * * *"}
+                           "or an alias (@hourly, @daily, @weekly, @monthly, @yearly), matched against the "
+                           "wall clock of `timezone`", "example": "30 1 * * *"}
 WHEN_DOC = "ISO 8601; without an offset it is UTC"
 
 
