@@ -66,6 +66,8 @@ class Settings:
     requeue_after_seconds: float = 30.0
     # Broker visibility timeout: longer than any node timeout (DESIGN section 4).
     visibility_timeout_seconds: int = 3600
+    # Events (the execution log) of executions finished longer ago are deleted (seed 001); 0 keeps them.
+    event_retention_days: int = 30
 
     @property
     def is_embedded_database(self) -> bool:
@@ -94,6 +96,7 @@ class Settings:
             sweep_interval_seconds=_float(env, "ORCHESTRATOR_SWEEP_INTERVAL_SECONDS", 2.0),
             requeue_after_seconds=_float(env, "ORCHESTRATOR_REQUEUE_AFTER_SECONDS", 30.0),
             visibility_timeout_seconds=_int(env, "ORCHESTRATOR_VISIBILITY_TIMEOUT_SECONDS", 3600),
+            event_retention_days=_int(env, "ORCHESTRATOR_EVENT_RETENTION_DAYS", 30),
         )
 
 

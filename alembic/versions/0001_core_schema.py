@@ -285,6 +285,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('execution_id', 'seq', name=op.f('uq_execution_events_execution_id_seq'))
     )
     op.create_index('ix_execution_events_event_type', 'execution_events', ['event_type'], unique=False)
+    op.create_index('ix_execution_events_created_at', 'execution_events', ['created_at'], unique=False)
     op.create_table('execution_steps',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('execution_id', sa.Uuid(), nullable=False),
@@ -385,6 +386,7 @@ def downgrade() -> None:
     op.drop_index('ix_execution_steps_status_dispatched_at', table_name='execution_steps')
     op.drop_table('execution_steps')
     op.drop_index('ix_execution_events_event_type', table_name='execution_events')
+    op.drop_index('ix_execution_events_created_at', table_name='execution_events')
     op.drop_table('execution_events')
     op.drop_index('ix_a2a_messages_execution_id', table_name='a2a_messages')
     op.drop_table('a2a_messages')

@@ -112,7 +112,8 @@ class ExecutionEvent(Base):
     """The append-only event log; ``seq`` increases per execution (seed 002 execution_logs)."""
 
     __tablename__ = "execution_events"
-    __table_args__ = (UniqueConstraint("execution_id", "seq"), Index("ix_execution_events_event_type", "event_type"))
+    __table_args__ = (UniqueConstraint("execution_id", "seq"), Index("ix_execution_events_event_type", "event_type"),
+                      Index("ix_execution_events_created_at", "created_at"))
 
     id: Mapped[uuid.UUID] = uuid_pk()
     execution_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("executions.id", ondelete="CASCADE"), nullable=False)

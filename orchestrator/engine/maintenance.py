@@ -4,25 +4,31 @@ Re-sends queued steps whose message may be lost or whose backoff has passed, rec
 running steps whose lease expired (a vanished worker: the next attempt, not counted as a
 failure), wakes finished delays, expires approvals and times out executions. Every item is
 its own transaction under the execution lock, and re-checks the row, so several sweepers
-(one per worker) may run at once.
+(one per worker) may run at once. About once an hour it also deletes the events of
+executions that finished before the retention period (seed 001: 30 days).
 """
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, delete, or_, select
 
-from orchestrator.db import Execution, ExecutionStep, HumanApproval
+from orchestrator.db import Execution, ExecutionEvent, ExecutionStep, HumanApproval
 from orchestrator.db.types import utcnow
 from orchestrator.engine.control import resolve_approval
 from orchestrator.engine.core import Engine
 from orchestrator.engine.transitions import lock_execution, move_step
-from orchestrator.states import EXECUTION_ACTIVE, ApprovalStatus, ExecutionStatus as E, StepStatus as S
+from orchestrator.states import (
+    EXECUTION_ACTIVE, EXECUTION_TERMINAL, ApprovalStatus, ExecutionStatus as E, StepStatus as S,
+)
 
 log = logging.getLogger(__name__)
 BATCH = 200
+PRUNE_BATCH = 5000
+PRUNE_EVERY = timedelta(hours=1)
+_next_prune = {"at": None}   # per process: when this sweeper next prunes
 
 
 def sweep(engine: Engine) -> int:
@@ -60,7 +66,28 @@ def sweep(engine: Engine) -> int:
         _expire_approval(engine, execution_id, approval_id)
     for execution_id in overdue:
         _time_out(engine, execution_id)
-    return len(to_send) + len(expired_leases) + len(delays_due) + len(approvals_due) + len(overdue)
+    pruned = 0
+    if _next_prune["at"] is None or now >= _next_prune["at"]:
+        pruned = prune_events(engine, now)
+        _next_prune["at"] = now if pruned == PRUNE_BATCH else now + PRUNE_EVERY   # a full batch: more to do
+    return len(to_send) + len(expired_leases) + len(delays_due) + len(approvals_due) + len(overdue) + pruned
+
+
+def prune_events(engine: Engine, now: datetime) -> int:
+    """Delete up to PRUNE_BATCH events of executions that finished before the retention period;
+    the executions and their steps stay. Returns how many went."""
+    if engine.settings.event_retention_days <= 0:
+        return 0
+    cutoff = now - timedelta(days=engine.settings.event_retention_days)
+    finished = select(Execution.id).where(Execution.status.in_([s.value for s in EXECUTION_TERMINAL]),
+                                          Execution.completed_at < cutoff)
+    with engine.sessions.begin() as session:
+        ids = session.scalars(select(ExecutionEvent.id).where(
+            ExecutionEvent.created_at < cutoff, ExecutionEvent.execution_id.in_(finished)).limit(PRUNE_BATCH)).all()
+        if ids:
+            session.execute(delete(ExecutionEvent).where(ExecutionEvent.id.in_(ids)))
+            log.info("deleted %d event(s) of executions finished before %s", len(ids), cutoff.isoformat())
+    return len(ids)
 
 
 def _resend(engine: Engine, execution_id: uuid.UUID, step_id: uuid.UUID, stale) -> None:

@@ -1,6 +1,7 @@
 """The engine on SQLite with an in-process dispatcher: no servers."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import marshmallow
@@ -10,6 +11,7 @@ from sqlalchemy import func, select, update
 from orchestrator.db import Execution, ExecutionEvent, ExecutionStep, HumanApproval
 from orchestrator.db.types import utcnow
 from orchestrator.engine import NotAllowed, cancel, decide_approval, pause, resume, retry, sweep
+from orchestrator.engine.maintenance import prune_events
 from orchestrator.engine.runner import run_step
 from orchestrator.nodes.base import NodeError, NodeType
 from orchestrator.nodes.registry import register
@@ -328,3 +330,31 @@ def test_run_step_of_an_unknown_step_is_ignored(env):
     import uuid
 
     run_step(env[0], uuid.uuid4(), "w")
+
+
+def test_events_of_executions_finished_before_the_retention_period_are_pruned(env):
+    engine = env[0]
+    old, recent, running = submit(env, linear(2)), submit(env, linear(2)), submit(env, linear(1), drain=False)
+    long_ago = utcnow() - timedelta(days=31)
+    with engine.sessions.begin() as s:
+        s.execute(update(Execution).where(Execution.id == old).values(completed_at=long_ago))
+        s.execute(update(ExecutionEvent).where(ExecutionEvent.execution_id.in_([old, recent, running]))
+                  .values(created_at=long_ago))
+    old_events, kept = len(load(env, old)[2]), len(load(env, recent)[2])
+
+    assert prune_events(engine, utcnow()) == old_events
+    execution, steps, events = load(env, old)
+    assert events == [] and execution.status == "completed" and len(steps) == 2   # the history stays
+    assert len(load(env, recent)[2]) == kept                                      # finished 0 days ago
+    assert load(env, running)[2]                                                  # not finished
+    assert prune_events(engine, utcnow()) == 0
+
+
+def test_a_retention_of_zero_keeps_every_event(env, monkeypatch):
+    engine = env[0]
+    execution_id = submit(env, linear(1))
+    with engine.sessions.begin() as s:
+        s.execute(update(Execution).where(Execution.id == execution_id).values(completed_at=utcnow() - timedelta(days=400)))
+    monkeypatch.setattr(engine, "settings", dataclasses.replace(engine.settings, event_retention_days=0))
+    assert prune_events(engine, utcnow() + timedelta(days=400)) == 0
+    assert load(env, execution_id)[2]
