@@ -474,3 +474,73 @@ def test_http_config_defaults():
         "timeout_seconds": 30.0,
         "follow_redirects": True,
     }
+
+
+def _certificate_authority(tmp_path, host: str):
+    """A throwaway CA (its PEM file) and a server certificate for ``host`` signed by it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def certificate(subject, issuer, key, signing_key, is_ca, names=()):
+        now = datetime.now(timezone.utc)
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=1))
+                   .not_valid_after(now + timedelta(hours=1))
+                   .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True))
+        if names:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+        return builder.sign(signing_key, hashes.SHA256())
+
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+    ca = certificate(ca_name, ca_name, ca_key, ca_key, True)
+    leaf = certificate(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]), ca_name, server_key, ca_key,
+                       False, [host])
+    (tmp_path / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "server.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM) + server_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return tmp_path / "ca.pem", tmp_path / "server.pem"
+
+
+@pytest.fixture
+def https_server(tmp_path, monkeypatch):
+    """An HTTPS server on 127.0.0.1 with a certificate for api.example.test, trusted by requests."""
+    import ssl
+
+    import requests
+
+    ca, chain = _certificate_authority(tmp_path, "api.example.test")
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(chain)
+    httpd = Server(("127.0.0.1", 0), Handler)
+    httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    real_request = requests.Session.request
+    monkeypatch.setattr(requests.Session, "request", lambda self, *a, **kw: real_request(self, *a, verify=str(ca), **kw))
+    yield httpd.server_address[1]
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_https_goes_to_the_checked_address_and_verifies_the_urls_host(https_server, monkeypatch):
+    """DNS rebinding over HTTPS: the connection goes to the checked 127.0.0.1 (later lookups
+    answer 127.0.0.2, where nothing listens), while SNI and the certificate check use the URL's
+    host; a certificate for another host is still refused."""
+    answers = iter(["127.0.0.1"])
+    real = socket.getaddrinfo
+
+    def rebinding(host, port, *args, **kwargs):
+        if host in ("api.example.test", "other.example.test"):
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers, "127.0.0.2"), port))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(http.socket, "getaddrinfo", rebinding)
+    echoed = fetch({"url": f"https://api.example.test:{https_server}/echo", "timeout_seconds": 5})["json"]
+    assert echoed["headers"]["Host"] == f"api.example.test:{https_server}"
+
+    answers = iter(["127.0.0.1"])
+    with pytest.raises(NodeError, match="certificate") as refused:
+        fetch({"url": f"https://other.example.test:{https_server}/echo", "timeout_seconds": 5})
+    assert "other.example.test" in str(refused.value)
