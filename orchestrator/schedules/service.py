@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from orchestrator.crypto import KeyRing
@@ -21,7 +21,7 @@ from orchestrator.engine.store import load_definition
 from orchestrator.schedules import cron
 from orchestrator.schedules.bookkeeping import pause
 from orchestrator.services.errors import Conflict, Invalid, owned
-from orchestrator.services.pagination import DEFAULT_LIMIT, Page, paginate
+from orchestrator.services.pagination import DEFAULT_LIMIT, Page, list_owned
 from orchestrator.services.workflows import get_version, get_workflow
 from orchestrator.states import MisfirePolicy, ScheduleStatus, WorkflowStatus
 
@@ -57,12 +57,7 @@ def get_schedule(session: Session, owner: User, schedule_id: uuid.UUID, *, lock:
 def list_schedules(session: Session, owner: User, *, workflow_id: uuid.UUID | None = None,
                    status: str | None = None, cursor: str | None = None,
                    limit: int = DEFAULT_LIMIT) -> Page[ScheduledWorkflow]:
-    query = select(ScheduledWorkflow).where(ScheduledWorkflow.owner_id == owner.id)
-    if workflow_id is not None:
-        query = query.where(ScheduledWorkflow.workflow_id == workflow_id)
-    if status is not None:
-        query = query.where(ScheduledWorkflow.status == status)
-    return paginate(session, query, ScheduledWorkflow, cursor, limit)
+    return list_owned(session, ScheduledWorkflow, owner, cursor, limit, workflow_id=workflow_id, status=status)
 
 
 def update_schedule(session: Session, keyring: KeyRing, owner: User, schedule_id: uuid.UUID,

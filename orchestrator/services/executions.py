@@ -15,7 +15,7 @@ from orchestrator.definitions import InputValidationError, validate_input
 from orchestrator.engine import Engine, Outbox
 from orchestrator.engine.store import canonical_json, load_definition
 from orchestrator.services.errors import Conflict, Invalid, owned
-from orchestrator.services.pagination import DEFAULT_LIMIT, Page, paginate
+from orchestrator.services.pagination import DEFAULT_LIMIT, Page, list_owned
 from orchestrator.services.workflows import get_version
 from orchestrator.states import ExecutionStatus, Trigger, WorkflowStatus
 
@@ -91,12 +91,7 @@ def get_execution(session: Session, owner: User, execution_id: uuid.UUID) -> Exe
 def list_executions(session: Session, owner: User, *, workflow_id: uuid.UUID | None = None,
                     status: ExecutionStatus | None = None, cursor: str | None = None,
                     limit: int = DEFAULT_LIMIT) -> Page[Execution]:
-    query = select(Execution).where(Execution.owner_id == owner.id)
-    if workflow_id is not None:
-        query = query.where(Execution.workflow_id == workflow_id)
-    if status is not None:
-        query = query.where(Execution.status == status)
-    return paginate(session, query, Execution, cursor, limit)
+    return list_owned(session, Execution, owner, cursor, limit, workflow_id=workflow_id, status=status)
 
 
 def list_steps(session: Session, owner: User, execution_id: uuid.UUID) -> Page[ExecutionStep]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from orchestrator.services.errors import Invalid
@@ -57,3 +57,10 @@ def paginate(session: Session, query: Select, model: Any, cursor: str | None, li
         return Page(rows)
     last = rows[limit - 1]
     return Page(rows[:limit], encode_cursor(last.created_at, last.id))
+
+
+def list_owned(session: Session, model: Any, owner: Any, cursor: str | None, limit: int, **filters: Any) -> Page[Any]:
+    """``owner``'s rows of ``model`` one page at a time, narrowed to the filters given (not None)."""
+    query = select(model).where(model.owner_id == owner.id, *(getattr(model, name) == value
+                                                              for name, value in filters.items() if value is not None))
+    return paginate(session, query, model, cursor, limit)

@@ -14,7 +14,7 @@ from orchestrator.db import User, Workflow, WorkflowVersion
 from orchestrator.definitions import DefinitionError, WorkflowDefinition, parse_definition
 from orchestrator.engine.store import build_version
 from orchestrator.services.errors import Conflict, Invalid, NotFound, owned
-from orchestrator.services.pagination import DEFAULT_LIMIT, Page, paginate
+from orchestrator.services.pagination import DEFAULT_LIMIT, Page, list_owned, paginate
 from orchestrator.states import WorkflowStatus
 
 
@@ -55,12 +55,7 @@ def get_workflow(session: Session, owner: User, workflow_id: uuid.UUID) -> Workf
 
 def list_workflows(session: Session, owner: User, *, status: WorkflowStatus | None = None,
                    name: str | None = None, cursor: str | None = None, limit: int = DEFAULT_LIMIT) -> Page[Workflow]:
-    query = select(Workflow).where(Workflow.owner_id == owner.id)
-    if status is not None:
-        query = query.where(Workflow.status == status)
-    if name is not None:
-        query = query.where(Workflow.name == name)
-    return paginate(session, query, Workflow, cursor, limit)
+    return list_owned(session, Workflow, owner, cursor, limit, status=status, name=name)
 
 
 def describe(session: Session, keyring: KeyRing, owner: User, workflow_id: uuid.UUID) -> WithDefinition:
