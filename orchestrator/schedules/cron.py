@@ -40,11 +40,12 @@ class CronError(ValueError):
 
 def _fields(cron: str) -> list[str]:
     """The expression's fields, an alias expanded."""
-    if cron.strip().startswith("@"):
-        if cron.strip().lower() not in ALIASES:
-            raise CronError(f"invalid cron expression {cron!r}: unknown alias; use one of {', '.join(ALIASES)}")
+    if not cron.strip().startswith("@"):
+        return cron.split()
+    try:
         return ALIASES[cron.strip().lower()].split()
-    return cron.split()
+    except KeyError:
+        raise CronError(f"invalid cron expression {cron!r}: unknown alias; use one of {', '.join(ALIASES)}") from None
 
 
 def zone(name: str) -> ZoneInfo:
