@@ -67,6 +67,7 @@ class Trigger(_Status):
     SCHEDULE = "schedule"
     CLI = "cli"
     RETRY = "retry"
+    SUBWORKFLOW = "subworkflow"
 
 
 class ApprovalStatus(_Status):

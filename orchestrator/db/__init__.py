@@ -9,6 +9,8 @@ from orchestrator.db.executions import (
     ExecutionStep,
     HumanApproval,
     SharedContext,
+    StepCall,
+    StepCheckpoint,
     StructuredOutput,
 )
 from orchestrator.db.schedules import ScheduledWorkflow, ScheduleFire
@@ -17,6 +19,6 @@ from orchestrator.db.workflows import Edge, Node, Workflow, WorkflowTemplate, Wo
 __all__ = [
     "A2AMessage", "Agent", "ApiKey", "Base", "Credential", "Edge", "Execution", "ExecutionEvent",
     "ExecutionStep", "HumanApproval", "Node", "Provider", "ScheduleFire", "ScheduledWorkflow",
-    "SharedContext", "Squad", "SquadMember", "StructuredOutput", "User", "Workflow",
+    "SharedContext", "Squad", "StepCall", "StepCheckpoint", "SquadMember", "StructuredOutput", "User", "Workflow",
     "WorkflowTemplate", "WorkflowVersion",
 ]

@@ -5,12 +5,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from decimal import Decimal
+
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -28,12 +33,14 @@ class Execution(Base):
     __table_args__ = (
         one_of("status", ExecutionStatus),
         one_of("trigger", Trigger),
+        CheckConstraint("depth >= 0", name="depth"),
         CheckConstraint("duration_ms >= 0", name="duration_ms"),
         UniqueConstraint("owner_id", "idempotency_key"),
         Index("ix_executions_workflow_id_created_at", "workflow_id", "created_at"),
         Index("ix_executions_owner_id_created_at", "owner_id", "created_at"),
         Index("ix_executions_status", "status"),
         Index("ix_executions_schedule_id", "schedule_id"),
+        Index("ix_executions_parent_execution_id", "parent_execution_id"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -50,6 +57,10 @@ class Execution(Base):
     parent_execution_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("executions.id", ondelete="SET NULL")
     )
+    # The step of the parent execution that waits for this child (a subworkflow node); no
+    # foreign key: steps already refer to executions, and the parent row keeps it alive.
+    parent_step_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    depth: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     request_hash: Mapped[str | None] = mapped_column(String(64))
     input: Mapped[Any] = mapped_column(JSONType, nullable=True)
@@ -60,6 +71,9 @@ class Execution(Base):
     event_seq: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     step_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Summed over the execution's calls (section 11); cost stays NULL while no price is known.
+    total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    total_cost: Mapped[Decimal | None] = mapped_column(Numeric(18, 8))
     created_at: Mapped[datetime] = created_at()
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -74,6 +88,7 @@ class ExecutionStep(Base):
     __table_args__ = (
         one_of("status", StepStatus),
         CheckConstraint("attempt >= 1", name="attempt"),
+        CheckConstraint("turn >= 0", name="turn"),
         CheckConstraint("duration_ms >= 0", name="duration_ms"),
         UniqueConstraint("execution_id", "node_id"),
         Index("ix_execution_steps_status_not_before", "status", "not_before"),
@@ -87,6 +102,8 @@ class ExecutionStep(Base):
     node_type: Mapped[str] = mapped_column(String(50), nullable=False)
     status: Mapped[str] = mapped_column(String(20), nullable=False, default=StepStatus.PENDING.value)
     attempt: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    # Turns of the current attempt so far (a node that returns Continue runs again as turn + 1).
+    turn: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     # Attempts that failed (a worker lost mid-attempt does not count against max_attempts).
     failed_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     input: Mapped[Any] = mapped_column(JSONType, nullable=True)
@@ -184,4 +201,55 @@ class StructuredOutput(Base):
     structured_data: Mapped[Any] = mapped_column(JSONType, nullable=False)
     schema_valid: Mapped[bool] = mapped_column(Boolean, nullable=False)
     validation_errors: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    created_at: Mapped[datetime] = created_at()
+
+
+class StepCheckpoint(Base):
+    """The sealed state a node handed to its next turn (AES-GCM, associated data: step and turn)."""
+
+    __tablename__ = "step_checkpoints"
+    __table_args__ = (UniqueConstraint("step_id", "turn"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    step_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("execution_steps.id", ondelete="CASCADE"),
+                                               nullable=False)
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False)
+    turn: Mapped[int] = mapped_column(Integer, nullable=False)
+    state_encrypted: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    state_iv: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    key_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    created_at: Mapped[datetime] = created_at()
+
+
+class StepCall(Base):
+    """One call a step made to the outside world (a model, a tool): seed 002's call log.
+    Request, response and error are redacted before they are written."""
+
+    __tablename__ = "step_calls"
+    __table_args__ = (
+        CheckConstraint("kind IN ('llm', 'tool')", name="kind"),
+        CheckConstraint("status IN ('ok', 'error')", name="status"),
+        UniqueConstraint("step_id", "attempt", "turn", "seq"),
+        Index("ix_step_calls_execution_id_created_at", "execution_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    execution_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("executions.id", ondelete="CASCADE"),
+                                                    nullable=False)
+    step_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("execution_steps.id", ondelete="CASCADE"),
+                                               nullable=False)
+    node_id: Mapped[str] = mapped_column(String(100), nullable=False)
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False)
+    turn: Mapped[int] = mapped_column(Integer, nullable=False)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    kind: Mapped[str] = mapped_column(String(10), nullable=False)
+    target: Mapped[str] = mapped_column(String(255), nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False)
+    request: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    response: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    usage: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    cost: Mapped[Decimal | None] = mapped_column(Numeric(18, 8))
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONType)
     created_at: Mapped[datetime] = created_at()

@@ -1,9 +1,14 @@
 """The node-type contract.
 
 A node type is a class with a ``type_name``, a marshmallow ``config_schema`` and one
-``run(ctx)``. It never touches the database and the engine never knows any subclass:
-a node that must wait (a delay, a human approval) returns a ``Suspend`` and the engine
-parks the step in ``waiting``.
+``run(ctx)``. The engine never knows any subclass. ``run`` returns the output, or:
+
+- ``Suspend``: park the step in ``waiting`` (a delay, a human approval, a child execution);
+- ``Continue``: end this turn and run the node again as a new task (same attempt, ``turn + 1``),
+  with ``state`` sealed in a checkpoint and given back as ``ctx.checkpoint``.
+
+What a node records for people (``ctx.record_call``, ``ctx.send_message``) is written with
+the step's next commit, so a call is committed together with the turn that made it.
 """
 from __future__ import annotations
 
@@ -26,16 +31,63 @@ class ApprovalRequest:
 
 
 @dataclass(frozen=True)
+class ChildRun:
+    """A child execution of ``workflow_id`` (an id or the owner's workflow name)."""
+
+    workflow_id: str
+    input: dict[str, Any] = field(default_factory=dict)
+    version: int | None = None
+
+
+@dataclass(frozen=True)
 class Suspend:
     """Returned by ``run`` to park the step in ``waiting``.
 
     ``until``: the step completes with ``output`` once this instant passes (durable delay).
     ``approval``: the step waits for a human decision recorded in ``human_approvals``.
+    ``child``: the step waits for a child execution; it completes with
+    ``{execution_id, status, output}`` or fails with the child.
     """
 
     until: datetime | None = None
     approval: ApprovalRequest | None = None
+    child: ChildRun | None = None
     output: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Continue:
+    """Returned by ``run`` to end this turn: the node runs again (now, or at ``not_before``)
+    with ``state`` as ``ctx.checkpoint``. A turn is not a failure: no retry is used up."""
+
+    state: Any
+    not_before: datetime | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One call to the outside world (a model or a tool), kept in ``step_calls`` for people to
+    read: ``request``, ``response`` and ``error`` must already be redacted."""
+
+    kind: str                       # llm | tool
+    target: str                     # e.g. "acme-openai/gpt-4o-mini" or a tool name
+    status: str                     # ok | error
+    request: Any = None
+    response: Any = None
+    usage: dict[str, Any] | None = None   # {prompt_tokens, completion_tokens, total_tokens}
+    cost: float | None = None
+    latency_ms: int | None = None
+    error: str | None = None
+    meta: dict[str, Any] | None = None     # e.g. {provider, model_id, credential_id}
+
+
+@dataclass(frozen=True)
+class AgentMessage:
+    to_node: str
+    message_type: str
+    content: Any
+    from_node: str | None = None    # default: the sending node's id
 
 
 @dataclass
@@ -47,17 +99,33 @@ class NodeContext:
     variables: dict[str, Any]       # what templates see: input, nodes, execution, context
     allow_private_network: bool = False
     heartbeat: Callable[[], None] = lambda: None
+    turn: int = 0
+    checkpoint: Any = None          # the ``state`` of the previous turn's ``Continue``
+    owner_id: str | None = None
+    workflow_id: str | None = None
+    services: Any = None            # what the composition root gives nodes (sessions, keyring, settings)
+    calls: list[CallRecord] = field(default_factory=list)
+    messages: list[AgentMessage] = field(default_factory=list)
 
     @property
     def idempotency_key(self) -> str:
-        return f"{self.execution_id}:{self.node_id}:{self.attempt}"
+        key = f"{self.execution_id}:{self.node_id}:{self.attempt}"
+        return f"{key}:{self.turn}" if self.turn else key
+
+    def record_call(self, record: CallRecord) -> None:
+        """Kept in ``step_calls`` with the step's next commit (this turn's end)."""
+        self.calls.append(record)
+
+    def send_message(self, to_node: str, message_type: str, content: Any, from_node: str | None = None) -> None:
+        """An ``a2a_messages`` row written with the step's next commit."""
+        self.messages.append(AgentMessage(to_node, message_type, content, from_node))
 
 
 class NodeType:
     type_name: ClassVar[str]
     config_schema: ClassVar[type[marshmallow.Schema]]
 
-    def run(self, ctx: NodeContext) -> dict[str, Any] | Suspend:
+    def run(self, ctx: NodeContext) -> Any:
         raise NotImplementedError
 
     def on_suspended(self, ctx: NodeContext, approval_token: str | None) -> None:
