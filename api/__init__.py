@@ -10,8 +10,8 @@ from api.errors import Api, register_error_handlers
 from api.metrics import Metrics
 from api.operations import blp as operations
 from api.resources import api_keys, approvals, executions, schedules, workflows
-from orchestrator.config import Settings, get_settings
-from orchestrator.crypto import load_keyring
+from orchestrator.composition import build_engine
+from orchestrator.config import Settings
 from orchestrator.engine import Engine
 from orchestrator.services.api_keys import ensure_api_key
 from worker.celery_app import create_celery
@@ -24,9 +24,9 @@ the key's owner: another owner's id answers 404. Errors are `{code, status, mess
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
     """The API over ``engine`` (default: one that dispatches through Celery on the settings' broker)."""
-    settings = settings or (engine.settings if engine else get_settings())
+    settings = settings or (engine.settings if engine else Settings.from_env())
     celery = create_celery(settings)
-    engine = engine or Engine(settings, load_keyring(settings), CeleryDispatcher(celery))
+    engine = engine or build_engine(settings, CeleryDispatcher(celery))
     app = Flask(__name__)
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,

@@ -158,8 +158,8 @@ def main() -> None:
     m = {k: statistics.median(v) for k, v in figures.items()}
     # Each run's ratio pairs figures measured seconds apart, so a machine whose speed
     # drifts (shared cores) moves both sides; the median of those ratios is the figure to quote.
-    hop_ratio = statistics.median(e / r for e, r in zip(figures["hop"], figures["raw_hop"]))
-    rate_ratio = statistics.median(e / r for e, r in zip(figures["sustained"], figures["raw_burst"]))
+    hop_ratio = statistics.median(e / r for e, r in zip(figures["hop"], figures["raw_hop"], strict=True))
+    rate_ratio = statistics.median(e / r for e, r in zip(figures["sustained"], figures["raw_burst"], strict=True))
     print(f"\nmedians over {args.runs} runs, {args.workers} worker processes, PostgreSQL + Redis "
           "(ratios: median of each run's ratio)")
     print(f"raw Celery chain hop (commit one row):  {m['raw_hop']:7.2f} ms")

@@ -113,8 +113,8 @@ def load_keyring(settings: Settings) -> KeyRing:
 # Encrypted fields on ORM rows follow one convention: ``<field>_encrypted``, ``<field>_iv``
 # and a per-row ``key_id``; the row's id is assigned before sealing.
 
-def _associated_data(row: Any, field: str) -> bytes:
-    return f"{row.__tablename__}.{field}:{row.id}".encode()
+def _associated_data(row: Any, field: str, table: str | None = None) -> bytes:
+    return f"{table or row.__tablename__}.{field}:{row.id}".encode()
 
 
 def seal_field(keyring: KeyRing, row: Any, field: str, plaintext: bytes) -> None:
@@ -126,6 +126,8 @@ def seal_field(keyring: KeyRing, row: Any, field: str, plaintext: bytes) -> None
     row.key_id = sealed.key_id
 
 
-def open_field(keyring: KeyRing, row: Any, field: str) -> bytes:
+def open_field(keyring: KeyRing, row: Any, field: str, table: str | None = None) -> bytes:
+    """``row``: a model instance, or a Core row of ``table`` with the same columns."""
+    table = table or row.__tablename__
     sealed = Sealed(getattr(row, f"{field}_encrypted"), getattr(row, f"{field}_iv"), row.key_id)
-    return keyring.decrypt(sealed, _associated_data(row, field), f"{row.__tablename__}.{field} of {row.id}")
+    return keyring.decrypt(sealed, _associated_data(row, field, table), f"{table}.{field} of {row.id}")

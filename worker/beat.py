@@ -14,7 +14,7 @@ from celery.beat import Scheduler
 
 from orchestrator.db.types import utcnow
 from orchestrator.schedules.firing import fire_due
-from worker.tasks import engine
+from worker.tasks import engine_of
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class DatabaseScheduler(Scheduler):
 
     def _fire(self) -> float:
         try:
-            wake = fire_due(engine())
+            wake = fire_due(engine_of(self.app))
         except Exception:  # the database is away: log it and try again next tick
             log.exception("firing schedules failed; retrying in %ss", self.max_interval)
             return self.max_interval

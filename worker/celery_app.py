@@ -1,9 +1,15 @@
-"""The Celery app: the ``-A`` target. It lists its task modules and connects nothing at import."""
+"""The Celery app: ``create_celery(settings)``, and the ``-A`` target.
+
+``celery -A worker.celery_app`` finds ``app`` here; it is built on first access (module
+``__getattr__``), so importing this module reads no environment and connects nothing.
+"""
 from __future__ import annotations
+
+from functools import lru_cache
 
 from celery import Celery
 
-from orchestrator.config import Settings, get_settings
+from orchestrator.config import Settings
 from worker import embedded
 
 
@@ -14,8 +20,10 @@ def _transport_options(settings: Settings) -> dict:
 
 
 def create_celery(settings: Settings) -> Celery:
+    from worker import tasks
+
     embedded.register()
-    app = Celery("orchestrator", broker=settings.broker_url, include=["worker.tasks"])
+    app = Celery("orchestrator", broker=settings.broker_url)
     app.conf.update(
         # The database is the truth; the queue is only a doorbell (DESIGN section 4).
         task_acks_late=True,
@@ -33,7 +41,16 @@ def create_celery(settings: Settings) -> Celery:
         # `celery beat` fires the schedules kept in the database (worker/beat.py).
         beat_scheduler="worker.beat:DatabaseScheduler",
     )
+    tasks.register(app, settings)
     return app
 
 
-celery_app = create_celery(get_settings())
+@lru_cache(maxsize=1)
+def _app() -> Celery:
+    return create_celery(Settings.from_env())
+
+
+def __getattr__(name: str) -> Celery:
+    if name in ("app", "celery_app"):
+        return _app()
+    raise AttributeError(name)

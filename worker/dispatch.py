@@ -56,6 +56,7 @@ class CeleryDispatcher:
                 kwargs={"execution_id": str(m.execution_id), "node_id": m.node_id, "attempt": m.attempt},
                 shadow=f"{m.node_type}:{m.node_id} [{str(m.execution_id)[:8]}]",
                 time_limit=m.timeout_seconds + HARD_LIMIT_GRACE_SECONDS,
+                countdown=m.countdown or None,
                 producer=producer,
             )
 

@@ -1,60 +1,62 @@
-"""Celery tasks: thin wrappers over orchestrator.engine; they take ids only."""
+"""Celery tasks: thin wrappers over orchestrator.engine; they take ids only.
+
+``register(app, settings)`` adds the task and the worker's signal handlers to an app; the
+engine of a worker process is built on first use (after the fork), with the standard hooks.
+"""
 from __future__ import annotations
 
 import logging
 import threading
 import uuid
-from functools import lru_cache
 
-from celery import signals
+from celery import Celery, signals
 from sqlalchemy.exc import OperationalError
 
-from orchestrator.config import get_settings
-from orchestrator.crypto import load_keyring
+from orchestrator.composition import build_engine
+from orchestrator.config import Settings
 from orchestrator.db.session import get_engine
 from orchestrator.engine import Engine, run_step, sweep
-from worker.celery_app import celery_app
 from worker.dispatch import RUN_STEP, CeleryDispatcher
 
 log = logging.getLogger(__name__)
 
 
-@lru_cache(maxsize=1)
-def engine() -> Engine:
-    settings = get_settings()
-    return Engine(settings, load_keyring(settings), CeleryDispatcher(celery_app))
+def engine_of(app: Celery) -> Engine:
+    """The engine of this process for ``app`` (one per app, built on first use)."""
+    engine = getattr(app, "orchestrator_engine", None)
+    if engine is None:
+        engine = app.orchestrator_engine = build_engine(app.orchestrator_settings, CeleryDispatcher(app))
+    return engine
 
 
-@celery_app.task(name=RUN_STEP, bind=True, autoretry_for=(OperationalError,), retry_backoff=True,
-                 retry_backoff_max=30, max_retries=None)
-def run_step_task(self, step_id: str, execution_id: str | None = None, node_id: str | None = None,
-                  attempt: int | None = None) -> None:
-    """Run one node. execution_id, node_id and attempt are there for operators (Flower)."""
-    run_step(engine(), uuid.UUID(step_id), worker=self.request.hostname or "worker", task_id=self.request.id)
+def register(app: Celery, settings: Settings) -> None:
+    app.orchestrator_settings = settings
 
+    @app.task(name=RUN_STEP, bind=True, autoretry_for=(OperationalError,), retry_backoff=True,
+              retry_backoff_max=30, max_retries=None)
+    def run_step_task(self, step_id: str, execution_id: str, node_id: str | None = None,
+                      attempt: int | None = None) -> None:
+        """Run one node. node_id and attempt are there for operators (Flower)."""
+        run_step(engine_of(self.app), uuid.UUID(step_id), uuid.UUID(execution_id),
+                 worker=self.request.hostname or "worker", task_id=self.request.id)
 
-@signals.worker_process_init.connect
-def _fresh_connections_after_fork(**_kwargs) -> None:
-    get_engine().dispose(close=False)
+    stop = threading.Event()
 
+    def sweep_forever() -> None:
+        interval = settings.sweep_interval_seconds
+        while not stop.wait(interval):
+            try:
+                sweep(engine_of(app))
+            except Exception:  # the database or broker is away: try again next round
+                log.exception("maintenance sweep failed; retrying in %ss", interval)
 
-def _sweep_forever(stop: threading.Event) -> None:
-    interval = get_settings().sweep_interval_seconds
-    while not stop.wait(interval):
-        try:
-            sweep(engine())
-        except Exception:  # the database or broker is away: try again next round
-            log.exception("maintenance sweep failed; retrying in %ss", interval)
+    def fresh_connections_after_fork(**_kwargs) -> None:
+        get_engine(settings).dispose(close=False)
 
+    def start_sweeper(sender=None, **_kwargs) -> None:
+        if getattr(sender, "app", app) is app:
+            threading.Thread(target=sweep_forever, name="sweeper", daemon=True).start()
 
-_stop_sweeper = threading.Event()
-
-
-@signals.worker_ready.connect
-def _start_sweeper(**_kwargs) -> None:
-    threading.Thread(target=_sweep_forever, args=(_stop_sweeper,), name="sweeper", daemon=True).start()
-
-
-@signals.worker_shutting_down.connect
-def _stop(**_kwargs) -> None:
-    _stop_sweeper.set()
+    signals.worker_process_init.connect(fresh_connections_after_fork, weak=False)
+    signals.worker_ready.connect(start_sweeper, weak=False)
+    signals.worker_shutting_down.connect(lambda **_: stop.set(), weak=False)

@@ -1,7 +1,7 @@
 """core schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-22 05:09:45.334796
 """
 from alembic import op

@@ -2,7 +2,7 @@
 
 SQLite gets WAL, busy_timeout and foreign_keys=ON (seed 003), and every transaction starts
 with ``BEGIN IMMEDIATE`` so that writers serialise instead of failing to upgrade a read
-lock. PostgreSQL gets a pool with pre-ping.
+lock. PostgreSQL gets a pool without pre-ping.
 """
 from __future__ import annotations
 
@@ -44,7 +44,9 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # No pre-ping (a round trip per transaction): a connection found dropped is replaced and
+    # the engine's transaction run again (``Engine.atomic``).
+    return create_engine(url, pool_size=5, max_overflow=10)
 
 
 @lru_cache(maxsize=8)

@@ -37,6 +37,8 @@ class NodeSpec:
     on_error: OnError = OnError.FAIL
     default_output: Any = field(default_factory=dict)  # the output under on_error: default
     position: dict[str, float] | None = None  # {x, y} on the editor's canvas
+    # {namespace, value: <template that sees output>, mode: merge|replace}, applied on completion
+    context_write: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -51,6 +53,8 @@ class NodeSpec:
         }
         if self.position is not None:
             data["position"] = self.position
+        if self.context_write is not None:
+            data["context_write"] = self.context_write
         return data
 
 

@@ -44,6 +44,13 @@ class PositionSchema(Schema):
     y = fields.Float(required=True)
 
 
+class ContextWriteSchema(Schema):
+    namespace = fields.String(required=True, validate=validate.Regexp(NODE_ID_PATTERN,
+                                                                      error="must be 1 to 100 of A-Z a-z 0-9 _ -"))
+    value = fields.Raw(required=True, allow_none=True)
+    mode = fields.String(load_default="merge", validate=validate.OneOf(["merge", "replace"]))
+
+
 class NodeSchema(Schema):
     id = fields.String(
         required=True, validate=validate.Regexp(NODE_ID_PATTERN, error="must be 1 to 100 of A-Z a-z 0-9 _ -")
@@ -56,6 +63,7 @@ class NodeSchema(Schema):
     on_error = fields.Enum(OnError, by_value=True, load_default=OnError.FAIL)
     default_output = fields.Raw(allow_none=True, load_default=dict)
     position = fields.Nested(PositionSchema)
+    context_write = fields.Nested(ContextWriteSchema)
 
     @post_load
     def _make(self, data: dict[str, Any], **kwargs: Any) -> NodeSpec:

@@ -166,6 +166,7 @@ def _node_errors(raw_nodes: list[Any]) -> tuple[dict[str, NodeSpec], list[str], 
         label = f"node {raw_id!r}" if isinstance(raw_id, str) else f"nodes[{index}]"
         if isinstance(raw, dict):
             errors += _template_errors(label, raw.get("config"), "config")
+            errors += _template_errors(label, (raw.get("context_write") or {}).get("value") if isinstance(raw.get("context_write"), dict) else None, "context_write.value")
         try:
             node = NodeSchema().load(raw)
         except ValidationError as exc:

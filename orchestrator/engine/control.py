@@ -1,15 +1,18 @@
-"""What people do to a running execution: cancel, pause, resume, retry, decide an approval."""
+"""What people do to a running execution: cancel, pause, resume, retry, decide an approval.
+
+Each is one ``Transaction``; a request the state does not allow is ``NotAllowed`` (HTTP 409).
+"""
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from orchestrator.db import Execution, ExecutionStep, HumanApproval
-from orchestrator.db.types import utcnow
-from orchestrator.engine.core import Engine, hash_token
-from orchestrator.engine.transitions import EXECUTION_TRANSITIONS, lock_execution, move_execution, move_step
+from orchestrator.db import HumanApproval
+from orchestrator.engine.core import Engine
+from orchestrator.engine.transaction import Transaction, hash_token
+from orchestrator.engine.transitions import EXECUTION_TRANSITIONS
 from orchestrator.states import ApprovalStatus, ExecutionStatus as E, StepStatus as S
 
 
@@ -21,96 +24,100 @@ class Unknown(LookupError):
     """No such execution or approval (HTTP 404)."""
 
 
-def _locked(session, execution_id: uuid.UUID, to: E) -> Execution:
-    execution = lock_execution(session, execution_id)
-    if execution is None:
+def _control(engine: Engine, execution_id: uuid.UUID, to: E, body) -> None:
+    def run(txn: Transaction) -> bool:
+        if to not in EXECUTION_TRANSITIONS[E(txn.execution.status)]:
+            raise NotAllowed(f"execution is {txn.execution.status}; it cannot become {to.value}")
+        body(txn)
+        return True
+    if engine.atomic(execution_id, run) is None:
         raise Unknown(f"execution {execution_id} not found")
-    if to not in EXECUTION_TRANSITIONS[E(execution.status)]:
-        raise NotAllowed(f"execution is {execution.status}; it cannot become {to.value}")
-    return execution
 
 
 def cancel(engine: Engine, execution_id: uuid.UUID) -> None:
     """Mark the execution and its open steps cancelled; running tasks are revoked after commit."""
-    with engine.transaction() as (session, outbox):
-        execution = _locked(session, execution_id, E.CANCELLED)
-        engine._end(session, execution, outbox, E.CANCELLED, "cancelled on request")
+    _control(engine, execution_id, E.CANCELLED, lambda txn: txn.end(E.CANCELLED, "cancelled on request"))
 
 
 def pause(engine: Engine, execution_id: uuid.UUID) -> None:
     """Running nodes finish; nothing further is dispatched until resume."""
-    with engine.transaction() as (session, _):
-        execution = _locked(session, execution_id, E.PAUSED)
-        move_execution(session, execution, E.PAUSED, "paused on request")
+    _control(engine, execution_id, E.PAUSED, lambda txn: txn.move_execution(E.PAUSED, "paused on request"))
 
 
 def resume(engine: Engine, execution_id: uuid.UUID) -> None:
-    with engine.transaction() as (session, outbox):
-        execution = _locked(session, execution_id, E.RUNNING)
-        if execution.status != E.PAUSED:
-            raise NotAllowed(f"execution is {execution.status}; only a paused execution resumes")
-        move_execution(session, execution, E.RUNNING, "resumed on request")
-        definition = engine.definition(session, execution)
-        for step in engine._steps(session, execution).values():
-            if step.status == S.QUEUED and (step.not_before is None or step.not_before <= utcnow()):
-                step.dispatched_at = utcnow()
-                outbox.messages.append(engine._message(execution, step, definition))
-        engine._advance(session, execution, outbox)
+    def body(txn: Transaction) -> None:
+        if txn.execution.status != E.PAUSED:
+            raise NotAllowed(f"execution is {txn.execution.status}; only a paused execution resumes")
+        txn.move_execution(E.RUNNING, "resumed on request")
+        for step in txn.steps().values():
+            if step.status == S.QUEUED:
+                txn.dispatch(step, step.not_before)
+        txn.advance()
+    _control(engine, execution_id, E.RUNNING, body)
 
 
 def retry(engine: Engine, execution_id: uuid.UUID) -> None:
     """A new attempt from the failed steps; completed steps keep their results."""
-    with engine.transaction() as (session, outbox):
-        execution = _locked(session, execution_id, E.RUNNING)
-        if execution.status != E.FAILED:
-            raise NotAllowed(f"execution is {execution.status}; only a failed execution is retried")
-        definition = engine.definition(session, execution)
-        move_execution(session, execution, E.RUNNING, "retry on request", error_message=None,
-                       error_traceback=None, output=None, step_count=0)
-        for step in engine._steps(session, execution).values():
+    def body(txn: Transaction) -> None:
+        if txn.execution.status != E.FAILED:
+            raise NotAllowed(f"execution is {txn.execution.status}; only a failed execution is retried")
+        txn.move_execution(E.RUNNING, "retry on request", error_message=None, error_traceback=None, output=None,
+                           step_count=0)
+        roots = set(txn.engine.definitions.plan(txn.definition).roots)
+        for step in txn.steps().values():
             if step.status not in (S.FAILED, S.CANCELLED):
                 continue
-            root = not definition.incoming(step.node_id)
-            if step.status == S.FAILED or root:
-                move_step(session, execution, step, S.QUEUED, "queued again by retry",
-                          attempt=step.attempt + 1, failed_attempts=0, not_before=None, dispatched_at=utcnow())
-                outbox.messages.append(engine._message(execution, step, definition))
+            if step.status == S.FAILED or step.node_id in roots:
+                txn.queue(step, "queued again by retry", attempt=step.attempt + 1, turn=0, failed_attempts=0,
+                          not_before=None)
             else:
-                move_step(session, execution, step, S.PENDING, "pending again by retry")
-        engine._advance(session, execution, outbox)
+                txn.move_step(step, S.PENDING, "pending again by retry")
+        txn.advance()
+    _control(engine, execution_id, E.RUNNING, body)
 
 
 def decide_approval(engine: Engine, approved: bool, decision_data: dict[str, Any] | None = None, *,
                     approval_id: uuid.UUID | None = None, token: str | None = None,
                     owner_id: uuid.UUID | None = None) -> HumanApproval:
     """Approve or reject a pending approval, by id (its owner) or by the token holder."""
-    with engine.transaction() as (session, outbox):
+    with engine.sessions() as session:
         query = select(HumanApproval)
         query = query.where(HumanApproval.id == approval_id) if token is None else \
             query.where(HumanApproval.token_hash == hash_token(token))
         approval = session.scalar(query)
-        execution = lock_execution(session, approval.execution_id) if approval else None
-        if approval is None or (owner_id is not None and execution.owner_id != owner_id):
+    if approval is None:
+        raise Unknown("approval not found")
+    status = ApprovalStatus.APPROVED if approved else ApprovalStatus.REJECTED
+
+    def body(txn: Transaction) -> HumanApproval:
+        if owner_id is not None and txn.execution.owner_id != owner_id:
             raise Unknown("approval not found")
-        session.refresh(approval)
-        if approval.status != ApprovalStatus.PENDING:
-            raise NotAllowed(f"approval is already {approval.status}")
-        step = session.get(ExecutionStep, approval.step_id, populate_existing=True)
-        if approval.expires_at <= utcnow():
+        current = txn.conn.execute(select(HumanApproval.status, HumanApproval.expires_at)
+                                   .where(HumanApproval.id == approval.id)).one()
+        if current.status != ApprovalStatus.PENDING:
+            raise NotAllowed(f"approval is already {current.status}")
+        if current.expires_at <= txn.now:
             raise NotAllowed("approval has expired")
-        resolve_approval(engine, session, outbox, execution, step, approval,
-                         ApprovalStatus.APPROVED if approved else ApprovalStatus.REJECTED, decision_data or {})
+        resolve_approval(txn, approval.id, approval.step_id, status, decision_data or {})
         return approval
 
+    decided = engine.atomic(approval.execution_id, body)
+    if decided is None:
+        raise Unknown("approval not found")
+    with engine.sessions() as session:
+        return session.get(HumanApproval, approval.id)
 
-def resolve_approval(engine: Engine, session, outbox, execution: Execution, step: ExecutionStep,
-                     approval: HumanApproval, status: ApprovalStatus, decision_data: dict[str, Any]) -> None:
-    approval.status = status.value
-    approval.decision_data = decision_data
-    approval.decided_at = utcnow()
+
+def resolve_approval(txn: Transaction, approval_id: uuid.UUID, step_id: uuid.UUID, status: ApprovalStatus,
+                     decision_data: dict[str, Any]) -> None:
+    """Record the decision; approval completes the step, rejection and expiry fail it (then on_error)."""
+    txn.conn.execute(update(HumanApproval).where(HumanApproval.id == approval_id).values(
+        status=status.value, decision_data=decision_data, decided_at=txn.now))
+    step = txn.step(step_id)
+    if step is None or step.status != S.WAITING:
+        return
     if status is ApprovalStatus.APPROVED:
-        move_step(session, execution, step, S.COMPLETED, "approved", output={"approved": True, **decision_data})
-        engine._advance(session, execution, outbox)
+        txn.complete(step, {**decision_data, "approved": True}, "approved")
+        txn.advance(after=step.node_id)
     else:
-        engine._failed(session, execution, step, engine.definition(session, execution), outbox,
-                       f"approval {status.value}", None, retryable=False)
+        txn.fail_attempt(step, f"approval {status.value}", retryable=False)

@@ -18,6 +18,7 @@ class StepMessage:
     node_type: str
     attempt: int
     timeout_seconds: float
+    countdown: float = 0.0          # seconds until the step is due (a short retry backoff or turn)
 
 
 class Dispatcher(Protocol):

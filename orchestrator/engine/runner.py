@@ -1,8 +1,9 @@
-"""Run one step: claim it, run its node outside any transaction, record the outcome.
+"""Run one step: claim it, render and run its node outside any transaction, record the outcome.
 
-The node runs in a helper thread so that this thread can renew the step's lease while it
-runs and give up on it after the node's per-attempt timeout (a hung node's late result is
-discarded: its attempt is no longer the step's).
+The node (and the rendering of its config) runs on the engine's thread pool so that this
+thread can renew the step's lease while it runs and give up on it after the node's
+per-attempt timeout (a hung node's late result is discarded: its attempt is no longer the
+step's).
 """
 from __future__ import annotations
 
@@ -10,17 +11,14 @@ import logging
 import time
 import traceback
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
+from typing import Any
 
-from orchestrator.engine.core import Claim, Engine
-from orchestrator.nodes.base import NodeError
+from orchestrator.engine.core import Claim, ConfigFailed, Engine
+from orchestrator.nodes.base import NodeError, NodeType
 from orchestrator.nodes.registry import get_node_type
 
 log = logging.getLogger(__name__)
-
-
-# Nodes run on reused threads; a hung node keeps its thread, so the pool is generous.
-_pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="node")
 
 
 class _LeaseLost(Exception):
@@ -43,21 +41,29 @@ def _wait(engine: Engine, claim: Claim, future: Future) -> None:
             raise _LeaseLost
 
 
-def run_step(engine: Engine, step_id: uuid.UUID, worker: str, task_id: str | None = None) -> None:
-    claim = engine.claim(step_id, worker, task_id)
+def _attempt(engine: Engine, claim: Claim, node_type: NodeType) -> Any:
+    return node_type.run(engine.prepare(claim))
+
+
+def run_step(engine: Engine, step_id: uuid.UUID, execution_id: uuid.UUID, worker: str,
+             task_id: str | None = None) -> None:
+    claim = engine.claim(step_id, execution_id, worker, task_id)
     if claim is None:
         return
     node_type = get_node_type(claim.node.type)()
-    future = _pool.submit(node_type.run, engine.context(claim))
+    future = engine.pool.submit(_attempt, engine, claim, node_type)
     try:
         _wait(engine, claim, future)
         result = future.result(timeout=0)
     except _LeaseLost:
         return
+    except ConfigFailed as exc:
+        engine.fail(claim, str(exc), None, retryable=False)
+        return
     except (_AttemptTimedOut, NodeError) as exc:
-        engine.fail(claim, str(exc), None)
+        engine.fail(claim, str(exc), None, retryable=getattr(exc, "retryable", True))
         return
     except Exception as exc:  # a bug or an unexpected error in the node: shown with its traceback
         engine.fail(claim, f"{type(exc).__name__}: {exc}", traceback.format_exc())
         return
-    engine.succeed(claim, node_type, result)
+    engine.record(claim, node_type, result)

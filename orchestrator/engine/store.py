@@ -1,15 +1,21 @@
-"""Sealed workflow definitions: write a version, read one back (cached; versions are immutable)."""
+"""Sealed workflow definitions: write a version, read one back (cached per engine; versions
+are immutable, so a version is decrypted and parsed once)."""
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import uuid
+from collections import OrderedDict
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, select
 
 from orchestrator.crypto import KeyRing, open_field, seal_field
 from orchestrator.db import Edge, Node, WorkflowVersion
 from orchestrator.definitions import WorkflowDefinition, parse_definition
+from orchestrator.engine.graph import Plan
+
+VERSIONS = WorkflowVersion.__table__
 
 
 def canonical_json(value) -> bytes:
@@ -35,17 +41,39 @@ def build_version(keyring: KeyRing, workflow_id: uuid.UUID, number: int, definit
     return version
 
 
-_definitions: dict[uuid.UUID, WorkflowDefinition] = {}
-_CACHE_LIMIT = 512
+def read_definition(conn: Connection, keyring: KeyRing, version_id: uuid.UUID) -> WorkflowDefinition:
+    """A version's definition, decrypted and parsed (no cache: see ``DefinitionCache``)."""
+    row = conn.execute(select(VERSIONS.c.id, VERSIONS.c.definition_encrypted, VERSIONS.c.definition_iv,
+                              VERSIONS.c.key_id).where(VERSIONS.c.id == version_id)).one()
+    return parse_definition(json.loads(open_field(keyring, row, "definition", VERSIONS.name)))
 
 
-def load_definition(session: Session, keyring: KeyRing, version_id: uuid.UUID) -> WorkflowDefinition:
-    """The parsed definition of a version; versions are immutable, so it is cached by id."""
-    definition = _definitions.get(version_id)
-    if definition is None:
-        version = session.get(WorkflowVersion, version_id)
-        definition = parse_definition(json.loads(open_field(keyring, version, "definition")))
-        if len(_definitions) >= _CACHE_LIMIT:
-            _definitions.pop(next(iter(_definitions)))
-        _definitions[version_id] = definition
-    return definition
+class DefinitionCache:
+    """Parsed definitions and their plans by version id, least recently used out first."""
+
+    def __init__(self, keyring: KeyRing, limit: int = 512):
+        self.keyring = keyring
+        self.limit = limit
+        self._entries: OrderedDict[uuid.UUID, tuple[WorkflowDefinition, Plan]] = OrderedDict()
+        self._plans: dict[int, Plan] = {}
+        self._lock = threading.Lock()
+
+    def get(self, conn: Connection, version_id: uuid.UUID) -> WorkflowDefinition:
+        with self._lock:
+            entry = self._entries.get(version_id)
+            if entry is not None:
+                self._entries.move_to_end(version_id)
+                return entry[0]
+        definition = read_definition(conn, self.keyring, version_id)
+        plan = Plan(definition)
+        with self._lock:
+            self._entries[version_id] = (definition, plan)
+            self._plans[id(definition)] = plan
+            while len(self._entries) > self.limit:
+                evicted, _ = self._entries.popitem(last=False)[1]
+                self._plans.pop(id(evicted), None)
+        return definition
+
+    def plan(self, definition: WorkflowDefinition) -> Plan:
+        """The plan of a definition this cache returned (or of any other, computed now)."""
+        return self._plans.get(id(definition)) or Plan(definition)

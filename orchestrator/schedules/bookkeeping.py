@@ -4,10 +4,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
-from orchestrator.db import Execution, ScheduledWorkflow
+from orchestrator.db import ScheduledWorkflow
 from orchestrator.states import ExecutionStatus as E, ScheduleStatus
+
+if TYPE_CHECKING:
+    from orchestrator.engine import Transaction
 
 log = logging.getLogger(__name__)
 
@@ -15,9 +18,13 @@ log = logging.getLogger(__name__)
 FAILURES = frozenset({E.FAILED, E.TIMED_OUT})
 
 
-def on_execution_finished(session: Session, execution: Execution) -> None:
-    """Record how a scheduled execution ended; called in the transaction that ends it."""
-    schedule = session.get(ScheduledWorkflow, execution.schedule_id, with_for_update=True, populate_existing=True)
+def on_execution_ended(txn: "Transaction") -> None:
+    """A transition hook: record how a scheduled execution ended, in the transaction that ends it."""
+    execution = txn.execution
+    if execution.schedule_id is None:
+        return
+    schedule = txn.session.get(ScheduledWorkflow, execution.schedule_id, with_for_update=True,
+                               populate_existing=True)
     if schedule is not None:   # deleted since it fired
         record_outcome(schedule, E(execution.status), execution.error_message, execution.completed_at)
 

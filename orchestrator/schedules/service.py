@@ -17,7 +17,7 @@ from orchestrator.crypto import KeyRing
 from orchestrator.db import Execution, ScheduledWorkflow, User
 from orchestrator.db.types import utcnow
 from orchestrator.definitions import InputValidationError, validate_input
-from orchestrator.engine.store import load_definition
+from orchestrator.engine.store import read_definition
 from orchestrator.schedules import cron
 from orchestrator.schedules.bookkeeping import pause
 from orchestrator.services.errors import Conflict, Invalid, owned
@@ -118,7 +118,7 @@ def _check(session: Session, keyring: KeyRing, owner: User, schedule: ScheduledW
         errors["end_at"] = ["must be later than start_at"]
     version = get_version(session, owner, schedule.workflow_id)
     try:
-        validate_input(load_definition(session, keyring, version.id), schedule.input)
+        validate_input(read_definition(session.connection(), keyring, version.id), schedule.input)
     except InputValidationError as exc:
         errors["input"] = exc.errors
     if errors:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from orchestrator.db import Execution, ExecutionEvent, ExecutionStep, User
 from orchestrator.definitions import InputValidationError, validate_input
 from orchestrator.engine import Engine, Outbox
-from orchestrator.engine.store import canonical_json, load_definition
+from orchestrator.engine.store import canonical_json
 from orchestrator.services.errors import Conflict, Invalid, owned
 from orchestrator.services.pagination import DEFAULT_LIMIT, Page, list_owned
 from orchestrator.services.workflows import get_version
@@ -58,7 +58,7 @@ def create(engine: Engine, session: Session, outbox: Outbox, owner: User, workfl
     if row.workflow.status == WorkflowStatus.ARCHIVED:
         raise Conflict(f"workflow {workflow_id} is archived")
     try:
-        validate_input(load_definition(session, engine.keyring, row.id), input)
+        validate_input(engine.definitions.get(session.connection(), row.id), input)
     except InputValidationError as exc:
         raise Invalid("input does not match the workflow's input_schema", {"input": exc.errors}) from None
     execution = Execution(

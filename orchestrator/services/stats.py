@@ -37,5 +37,5 @@ def step_durations(session: Session) -> dict[str, Durations]:
     rows = session.execute(
         select(ExecutionStep.node_type, func.count(), func.sum(ExecutionStep.duration_ms), *under)
         .where(ExecutionStep.duration_ms.is_not(None)).group_by(ExecutionStep.node_type))
-    return {node_type: Durations(list(zip(DURATION_BUCKETS, (int(n) for n in counts))), count, total_ms / 1000)
+    return {node_type: Durations(list(zip(DURATION_BUCKETS, (int(n) for n in counts), strict=True)), count, total_ms / 1000)
             for node_type, count, total_ms, *counts in rows}

@@ -10,8 +10,8 @@ from orchestrator.crypto import load_keyring
 from orchestrator.db import Execution, ExecutionEvent, ScheduledWorkflow
 from orchestrator.db.session import get_engine
 from orchestrator.engine import Engine
-from orchestrator.engine.transitions import lock_execution, lock_step, move_step
-from orchestrator.schedules import on_execution_finished, service
+from orchestrator.schedules import service
+from orchestrator.schedules.bookkeeping import on_execution_ended
 from orchestrator.services import api_keys, executions, workflows
 from orchestrator.states import StepStatus, Trigger
 from tests.support.inline import InlineDispatcher
@@ -36,14 +36,13 @@ def test_a_claim_that_waited_for_the_lock_sees_the_step_already_claimed(engine):
     message = engine.dispatcher.queue.popleft()
     results = []
 
-    with engine.sessions.begin() as first:             # the first delivery holds the lock ...
-        lock_execution(first, execution.id)
-        second = threading.Thread(target=lambda: results.append(engine.claim(message.step_id, "second", "t2")))
+    with engine.execution(execution.id) as first:      # the first delivery holds the lock ...
+        second = threading.Thread(target=lambda: results.append(
+            engine.claim(message.step_id, message.execution_id, "second", "t2")))
         second.start()
         time.sleep(0.5)                                 # ... while the second waits for it
         assert second.is_alive()
-        locked_execution, step = lock_step(first, message.step_id)
-        move_step(first, locked_execution, step, StepStatus.RUNNING, worker="first")
+        first.move_step(first.step(message.step_id), StepStatus.RUNNING, worker="first")
     second.join(10)
 
     assert results == [None]
@@ -69,12 +68,11 @@ def test_deleting_a_schedule_while_its_run_ends_does_not_deadlock(engine):
         except Exception as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
 
-    with engine.sessions.begin() as ending:              # the run ends: its row is locked first ...
-        locked = lock_execution(ending, execution.id)
+    with engine.execution(execution.id) as ending:      # the run ends: its row is locked first ...
         deleting = threading.Thread(target=delete)
         deleting.start()
         time.sleep(0.5)                                  # ... while the delete waits for it
-        on_execution_finished(ending, locked)            # ... then it updates its schedule
+        on_execution_ended(ending)                       # ... then it updates its schedule
     deleting.join(10)
     assert errors == []
     with engine.sessions() as s:

@@ -12,9 +12,9 @@ from flask.testing import FlaskClient
 
 from api import create_app
 from orchestrator.config import Settings
-from orchestrator.crypto import load_keyring
 from orchestrator.db import Base
 from orchestrator.db.session import get_engine
+from orchestrator.composition import build_engine
 from orchestrator.engine import Engine
 from orchestrator.services import api_keys
 from tests.support.inline import InlineDispatcher
@@ -88,5 +88,5 @@ def api_stack(settings: Settings) -> ApiStack:
     """A fresh schema on ``settings``' database and the app over an inline engine."""
     Base.metadata.create_all(get_engine(settings))
     dispatcher = InlineDispatcher()
-    engine = Engine(settings, load_keyring(settings), dispatcher)
+    engine = build_engine(settings, dispatcher)
     return ApiStack(create_app(settings, engine), engine, dispatcher)

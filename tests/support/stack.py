@@ -9,12 +9,13 @@ from typing import Iterator, NamedTuple
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from orchestrator.config import get_settings
-from orchestrator.crypto import load_keyring
 from orchestrator.db import Execution, ExecutionEvent, ExecutionStep, User
 from orchestrator.db.migrate import upgrade_database
 from orchestrator.db.session import get_engine
+from orchestrator.composition import build_engine
 from orchestrator.engine import Engine
 from orchestrator.services import api_keys, executions, workflows
 from orchestrator.states import EXECUTION_TERMINAL
@@ -55,7 +56,7 @@ def running_stack(tmp: Path, database_url: str, broker_url: str, workers: int = 
     try:
         for i in range(workers):
             pool.start(f"w{i + 1}")
-        engine = Engine(settings, load_keyring(settings), CeleryDispatcher(create_celery(settings)))
+        engine = build_engine(settings, CeleryDispatcher(create_celery(settings)))
         with engine.sessions() as s, s.begin():
             owner = api_keys.get_or_create_user(s, "it@example.com")
         yield Stack(engine, owner, http, pool)
@@ -85,7 +86,11 @@ def state(stack: Stack, execution_id):
 def wait_until(stack: Stack, execution_id, predicate, timeout=20.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        current = state(stack, execution_id)
+        try:
+            current = state(stack, execution_id)
+        except OperationalError:    # the database restarted under a pooled connection: poll again
+            time.sleep(0.05)
+            continue
         if predicate(*current):
             return current
         time.sleep(0.05)

@@ -61,7 +61,7 @@ class Workers:
         proc.wait(10)
 
     def stop_all(self) -> None:
-        for name, proc in list(self.procs.items()):
+        for proc in list(self.procs.values()):
             os.killpg(proc.pid, signal.SIGTERM)
         for proc in self.procs.values():
             try:

@@ -280,14 +280,14 @@ def test_an_expired_lease_is_recovered_as_the_next_attempt_and_the_late_result_d
     engine, dispatcher, _ = env
     execution_id = submit(env, linear(1), drain=False)
     message = dispatcher.queue.popleft()
-    claim = engine.claim(message.step_id, "doomed-worker", "t1")
+    claim = engine.claim(message.step_id, message.execution_id, "doomed-worker", "t1")
     with engine.sessions() as s, s.begin():
         s.execute(update(ExecutionStep).where(ExecutionStep.id == message.step_id)
                   .values(lease_expires_at=utcnow() - timedelta(seconds=1)))
     sweep(engine)
     _, steps, _ = load(env, execution_id)
     assert steps["n0"].status == "queued" and steps["n0"].attempt == 2 and steps["n0"].failed_attempts == 0
-    engine.succeed(claim, None, {"late": True})     # the vanished worker's late result
+    engine.record(claim, None, {"late": True})      # the vanished worker's late result
     assert load(env, execution_id)[1]["n0"].status == "queued"
     dispatcher.drain(engine)
     execution, steps, _ = load(env, execution_id)
@@ -329,7 +329,7 @@ def test_a_config_that_does_not_render_fails_the_step_without_retry(env):
 def test_run_step_of_an_unknown_step_is_ignored(env):
     import uuid
 
-    run_step(env[0], uuid.uuid4(), "w")
+    run_step(env[0], uuid.uuid4(), uuid.uuid4(), "w")
 
 
 def test_events_of_executions_finished_before_the_retention_period_are_pruned(env):

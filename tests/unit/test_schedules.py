@@ -15,7 +15,8 @@ from orchestrator.services import api_keys, workflows
 from orchestrator.services.errors import Invalid, NotFound
 from tests.support.api import workflow_fixture
 from worker import beat
-from worker.celery_app import celery_app
+from orchestrator.config import Settings
+from worker.celery_app import create_celery
 
 NOON = "0 0 12 * * *"
 
@@ -214,9 +215,10 @@ def test_deleting_a_schedule_keeps_its_executions(env):
         assert s.scalar(select(func.count()).select_from(Execution).where(Execution.schedule_id.is_(None))) == 1
 
 
-def test_the_beat_sleeps_until_the_next_slot_and_outlives_a_database_outage(monkeypatch, caplog):
-    scheduler = beat.DatabaseScheduler(app=celery_app, lazy=True)
-    monkeypatch.setattr(beat, "engine", lambda: None)
+def test_the_beat_sleeps_until_the_next_slot_and_outlives_a_database_outage(monkeypatch, caplog, tmp_path):
+    app = create_celery(Settings.from_env({"ORCHESTRATOR_DATA_DIR": str(tmp_path)}))
+    scheduler = beat.DatabaseScheduler(app=app, lazy=True)
+    monkeypatch.setattr(beat, "engine_of", lambda app: None)
     monkeypatch.setattr(beat, "fire_due", lambda engine: utcnow() + timedelta(seconds=0.3))
     assert 0.2 < scheduler.tick() <= 0.3
     monkeypatch.setattr(beat, "fire_due", lambda engine: None)

@@ -1,0 +1,27 @@
+"""Transition hooks: what code outside the engine does when an execution or a step moves.
+
+Each hook is a named function registered at a composition root (the API app factory, the
+worker, beat, the CLI) and run inside the transaction that makes the move, so its writes
+commit or roll back with it. The engine imports none of them (DESIGN section 10).
+
+- ``execution_ended(txn)``: the execution reached a terminal status (``txn.execution``).
+- ``step_completed(txn, step, output)``: a step completed (with its output).
+- ``suspended(txn, step, suspend) -> bool``: a node returned a ``Suspend`` the engine does
+  not handle itself (a child execution); True when the hook took it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from orchestrator.engine.sql import Row
+    from orchestrator.engine.transaction import Transaction
+    from orchestrator.nodes.base import Suspend
+
+
+@dataclass
+class Hooks:
+    execution_ended: list[Callable[["Transaction"], None]] = field(default_factory=list)
+    step_completed: list[Callable[["Transaction", "Row", Any], None]] = field(default_factory=list)
+    suspended: list[Callable[["Transaction", "Row", "Suspend"], bool]] = field(default_factory=list)

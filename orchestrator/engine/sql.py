@@ -1,0 +1,315 @@
+"""The engine's reads and writes of executions, steps and events, in SQLAlchemy Core.
+
+Everything the hot path sends to the database is here, and nothing here knows a workflow.
+``Statements`` is what both databases share; ``PostgresStatements`` and ``SQLiteStatements``
+are the one seam where they differ:
+
+- the claim: PostgreSQL does it in one statement (lock the execution row, move the step
+  ``queued -> running``, count the step, append its events) outside any explicit transaction;
+  SQLite in one ``BEGIN IMMEDIATE`` transaction of four statements;
+- the writes of a transaction (the execution row, every step it moved, its events): on
+  PostgreSQL one statement of data-modifying CTEs fed by JSON record sets, on SQLite one
+  statement per row group.
+
+Every step write names the status and attempt it was read in; a step changed since (a
+concurrent claim, a recovered lease) is not overwritten and the transaction raises
+``StaleStep``.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Iterable
+
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql
+
+from orchestrator.db import Execution, ExecutionEvent, ExecutionStep
+from orchestrator.states import STEP_OPEN, ExecutionStatus as E, StepStatus as S
+
+EXECUTIONS = Execution.__table__
+STEPS = ExecutionStep.__table__
+EVENTS = ExecutionEvent.__table__
+
+# What transitions and decisions read of an execution and of a step. JSON and long text
+# columns are read only where they are needed (``input``, ``output``).
+EXECUTION_COLUMNS = tuple(c for c in EXECUTIONS.c if c.name not in ("input", "output", "metadata", "error_traceback"))
+STEP_COLUMNS = tuple(c for c in STEPS.c if c.name not in ("input", "output", "error_traceback", "error_message"))
+OPEN = tuple(s.value for s in STEP_OPEN)
+
+
+class StaleStep(RuntimeError):
+    """A step is no longer in the state this transaction read: nothing was written; the
+    caller rolls back and drops its message or result, as a duplicate is dropped."""
+
+
+class Row:
+    """A row read under the execution lock. Attributes read like the ORM's; ``set`` records
+    what changed, which the transaction writes once, at commit."""
+
+    __slots__ = ("values", "changes")
+
+    def __init__(self, values: dict[str, Any]):
+        self.values = values
+        self.changes: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def set(self, **fields: Any) -> None:
+        self.values.update(fields)
+        self.changes.update(fields)
+
+
+class StepWrite:
+    """One step's pending UPDATE: the state it was read in, and its new values."""
+
+    __slots__ = ("step_id", "was", "was_attempt", "values")
+
+    def __init__(self, step_id: uuid.UUID, was: str, was_attempt: int):
+        self.step_id, self.was, self.was_attempt = step_id, was, was_attempt
+        self.values: dict[str, Any] = {}
+
+
+def _execution_key(name: str) -> str:
+    """Attribute names of the model (``meta``) for column names (``metadata``)."""
+    return "meta" if name == "metadata" else name
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (uuid.UUID, datetime)):
+        return str(value) if isinstance(value, uuid.UUID) else value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+class Statements:
+    """What both databases share."""
+
+    name = "generic"
+
+    def lock_execution(self, conn: Connection, execution_id: uuid.UUID) -> Row | None:
+        row = conn.execute(self._lock, {"execution_id": execution_id}).mappings().one_or_none()
+        return None if row is None else Row({_execution_key(k): v for k, v in row.items()})
+
+    def execution_fields(self, conn: Connection, execution_id: uuid.UUID, *names: str) -> dict[str, Any]:
+        """Columns the lock leaves out (``input``, ``output``, ...), read when needed."""
+        row = conn.execute(select(*(EXECUTIONS.c[n] for n in names)).where(EXECUTIONS.c.id == execution_id)).one()
+        return dict(zip(names, row, strict=True))
+
+    def steps(self, conn: Connection, execution_id: uuid.UUID, node_ids: Iterable[str] | None = None,
+              with_output: bool = False) -> tuple[dict[str, Row], int]:
+        """Step rows (all, or these nodes') and how many steps of the execution are open, in one
+        statement; read after the execution lock, so they are current."""
+        columns = [*STEP_COLUMNS, STEPS.c.output] if with_output else list(STEP_COLUMNS)
+        open_count = (select(func.count()).select_from(STEPS)
+                      .where(STEPS.c.execution_id == execution_id, STEPS.c.status.in_(OPEN)).scalar_subquery())
+        if node_ids is None:
+            query = select(open_count.label("open_steps"), *columns).where(STEPS.c.execution_id == execution_id)
+        else:
+            ids = list(node_ids)
+            if not ids:
+                return {}, conn.execute(select(open_count)).scalar_one()
+            query = select(open_count.label("open_steps"), *columns).where(
+                STEPS.c.execution_id == execution_id, STEPS.c.node_id.in_(ids))
+        rows = conn.execute(query).mappings().all()
+        if not rows:
+            return {}, conn.execute(select(open_count)).scalar_one()
+        steps = {}
+        for row in rows:
+            values = dict(row)
+            values.pop("open_steps")
+            steps[row["node_id"]] = Row(values)
+        return steps, rows[0]["open_steps"]
+
+    def step_by_id(self, conn: Connection, step_id: uuid.UUID) -> Row | None:
+        row = conn.execute(select(*STEP_COLUMNS).where(STEPS.c.id == step_id)).mappings().one_or_none()
+        return None if row is None else Row(dict(row))
+
+    def insert_steps(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        conn.execute(insert(STEPS), rows)
+
+    def renew_lease(self, conn: Connection, step_id: uuid.UUID, attempt: int, turn: int, until: datetime) -> bool:
+        written = conn.execute(update(STEPS).where(
+            STEPS.c.id == step_id, STEPS.c.status == S.RUNNING.value, STEPS.c.attempt == attempt,
+            STEPS.c.turn == turn).values(lease_expires_at=until))
+        return written.rowcount == 1
+
+    # Built once: the hot path pays no statement construction.
+    _lock = select(*EXECUTION_COLUMNS).where(EXECUTIONS.c.id == bindparam("execution_id"))
+
+    def write(self, conn: Connection, execution: Row, steps: list[StepWrite], events: list[dict[str, Any]]) -> None:
+        raise NotImplementedError
+
+    def claim(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+
+class SQLiteStatements(Statements):
+    """SQLite serialises writers (``BEGIN IMMEDIATE``, see ``db.session``): a lock is a plain read."""
+
+    name = "sqlite"
+
+    def write(self, conn: Connection, execution: Row, steps: list[StepWrite], events: list[dict[str, Any]]) -> None:
+        for step in steps:
+            written = conn.execute(update(STEPS).where(
+                STEPS.c.id == step.step_id, STEPS.c.status == step.was, STEPS.c.attempt == step.was_attempt,
+            ).values(step.values))
+            if written.rowcount != 1:
+                raise StaleStep(f"step {step.step_id} is no longer {step.was} attempt {step.was_attempt}")
+        if execution.changes:
+            conn.execute(update(EXECUTIONS).where(EXECUTIONS.c.id == execution.id).values(
+                {("metadata" if k == "meta" else k): v for k, v in execution.changes.items()}))
+        if events:
+            conn.execute(insert(EVENTS), events)
+
+    def claim(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any] | None:
+        execution = conn.execute(self._lock, {"execution_id": params["execution_id"]}).mappings().one_or_none()
+        if execution is None or execution["status"] not in (E.PENDING.value, E.RUNNING.value):
+            return None
+        step = conn.execute(update(STEPS).where(
+            STEPS.c.id == params["step_id"], STEPS.c.execution_id == params["execution_id"],
+            STEPS.c.status == S.QUEUED.value,
+            (STEPS.c.not_before.is_(None)) | (STEPS.c.not_before <= params["due"]),
+        ).values(status=S.RUNNING.value, started_at=params["now"], worker=params["worker"],
+                 celery_task_id=params["task_id"], lease_expires_at=params["lease"], updated_at=params["now"])
+            .returning(STEPS.c.node_id, STEPS.c.node_type, STEPS.c.attempt, STEPS.c.turn)).mappings().one_or_none()
+        if step is None:
+            return None
+        was_pending = execution["status"] == E.PENDING.value
+        seq = execution["event_seq"] + 1 + was_pending
+        conn.execute(update(EXECUTIONS).where(EXECUTIONS.c.id == params["execution_id"]).values(
+            status=E.RUNNING.value, event_seq=seq, step_count=execution["step_count"] + 1,
+            started_at=execution["started_at"] or params["now"], updated_at=params["now"]))
+        events = [_event(params["execution_id"], seq, "step_running", params["now"], step["node_id"], step["attempt"])]
+        if was_pending:
+            events.insert(0, _event(params["execution_id"], seq - 1, "execution_running", params["now"]))
+        conn.execute(insert(EVENTS), events)
+        return {**{_execution_key(k): v for k, v in execution.items()}, **step, "status": E.RUNNING.value,
+                "step_count": execution["step_count"] + 1}
+
+
+def _event(execution_id: uuid.UUID, seq: int, event_type: str, at: datetime, node_id: str | None = None,
+           attempt: int | None = None, message: str | None = None, data: Any = None) -> dict[str, Any]:
+    return {"id": uuid.uuid4(), "execution_id": execution_id, "seq": seq, "event_type": event_type,
+            "node_id": node_id, "attempt": attempt, "message": message, "data": data, "created_at": at}
+
+
+_EVENT_COLUMNS = ("id", "execution_id", "seq", "event_type", "node_id", "attempt", "message", "data", "created_at")
+_PG = postgresql.dialect()
+
+
+def _pg_type(column) -> str:
+    return column.type.compile(dialect=_PG) if not hasattr(column.type, "impl") else \
+        column.type.impl.compile(dialect=_PG)
+
+
+class PostgresStatements(Statements):
+    """Row locks and data-modifying CTEs: a claim is one statement, a transaction's writes one more."""
+
+    name = "postgresql"
+    _lock = Statements._lock.with_for_update()
+
+    def __init__(self) -> None:
+        self._writes: dict[tuple, Any] = {}
+
+    # -- the claim: one statement, run outside an explicit transaction ----------------------
+    # The execution row is locked first (the sub-select), as every engine transaction does, so
+    # a claim never deadlocks with one; the step is claimed only while it is queued and due and
+    # its execution pending or running; the execution counts the step and takes its events.
+    _claim = text(f"""
+WITH e AS (
+    SELECT id, status, event_seq, step_count, started_at FROM executions
+    WHERE id = :execution_id AND status IN ('pending', 'running') FOR UPDATE
+), s AS (
+    UPDATE execution_steps SET status = 'running', started_at = :now, worker = :worker,
+        celery_task_id = :task_id, lease_expires_at = :lease, updated_at = :now
+    WHERE id = :step_id AND execution_id = (SELECT id FROM e) AND status = 'queued'
+        AND (not_before IS NULL OR not_before <= :due)
+    RETURNING node_id, node_type, attempt, turn
+), x AS (
+    UPDATE executions SET status = 'running', started_at = COALESCE(executions.started_at, :now),
+        event_seq = executions.event_seq + CASE WHEN executions.status = 'pending' THEN 2 ELSE 1 END,
+        step_count = executions.step_count + 1, updated_at = :now
+    FROM s WHERE executions.id = :execution_id
+    RETURNING {", ".join(f"executions.{c.name}" for c in EXECUTION_COLUMNS)}
+), ev AS (
+    INSERT INTO execution_events (id, execution_id, seq, event_type, node_id, attempt, created_at)
+    SELECT gen_random_uuid(), x.id, x.event_seq - k.back, k.event_type, k.node_id, k.attempt, :now
+    FROM x CROSS JOIN e CROSS JOIN LATERAL (
+        SELECT 0 AS back, 'step_running' AS event_type, s.node_id, s.attempt FROM s
+        UNION ALL SELECT 1, 'execution_running', NULL, NULL WHERE e.status = 'pending'
+    ) k
+)
+SELECT x.*, s.node_id, s.node_type, s.attempt, s.turn FROM x CROSS JOIN s
+""").bindparams(bindparam("execution_id", type_=EXECUTIONS.c.id.type), bindparam("step_id", type_=STEPS.c.id.type),
+                bindparam("now", type_=STEPS.c.started_at.type), bindparam("lease", type_=STEPS.c.started_at.type),
+                bindparam("due", type_=STEPS.c.started_at.type))
+
+    def claim(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any] | None:
+        row = conn.execute(self._claim, params).mappings().one_or_none()
+        return None if row is None else {_execution_key(k): v for k, v in row.items()}
+
+    # -- a transaction's writes: one statement -----------------------------------------------
+
+    def write(self, conn: Connection, execution: Row, steps: list[StepWrite], events: list[dict[str, Any]]) -> None:
+        groups: dict[tuple[str, ...], list[StepWrite]] = {}
+        for step in steps:
+            groups.setdefault(tuple(sorted(step.values)), []).append(step)
+        changed = tuple(sorted(execution.changes))
+        shapes = tuple(groups)
+        if not (changed or shapes or events):
+            return
+        statement = self._writes.get((changed, shapes, bool(events)))
+        if statement is None:
+            statement = self._writes[(changed, shapes, bool(events))] = self._write_statement(changed, shapes,
+                                                                                               bool(events))
+        params: dict[str, Any] = {("x_" + k): v for k, v in execution.changes.items()}
+        if changed:
+            params["execution_id"] = execution.id
+        for i, shape in enumerate(shapes):
+            params[f"steps_{i}"] = json.dumps([
+                {"id": str(w.step_id), "was": w.was, "was_attempt": w.was_attempt,
+                 **{k: _jsonable(w.values[k]) for k in shape}} for w in groups[shape]], default=_jsonable)
+        if events:
+            params["events"] = json.dumps([{k: _jsonable(e[k]) for k in _EVENT_COLUMNS} for e in events],
+                                          default=_jsonable)
+        counts = conn.execute(statement, params).one()
+        for i, shape in enumerate(shapes):
+            if counts[i] != len(groups[shape]):
+                raise StaleStep(f"{len(groups[shape]) - counts[i]} step(s) changed since this transaction read them")
+
+    @staticmethod
+    def _write_statement(changed: tuple[str, ...], shapes: tuple[tuple[str, ...], ...], has_events: bool):
+        parts, binds = [], []
+        if changed:
+            binds.append(bindparam("execution_id", type_=EXECUTIONS.c.id.type))
+            columns = {key: EXECUTIONS.c["metadata" if key == "meta" else key] for key in changed}
+            parts.append("ex AS (UPDATE executions SET " + ", ".join(
+                f"{c.name} = :x_{k}" for k, c in columns.items()) + " WHERE id = :execution_id)")
+            binds += [bindparam(f"x_{k}", type_=c.type) for k, c in columns.items()]
+        for i, shape in enumerate(shapes):
+            record = ", ".join(["id uuid", "was text", "was_attempt integer",
+                                *(f"{k} {_pg_type(STEPS.c[k])}" for k in shape)])
+            parts.append(
+                f"u{i} AS (UPDATE execution_steps s SET " + ", ".join(f"{k} = v.{k}" for k in shape)
+                + f" FROM jsonb_to_recordset(CAST(:steps_{i} AS jsonb)) AS v({record})"
+                " WHERE s.id = v.id AND s.status = v.was AND s.attempt = v.was_attempt RETURNING s.id)")
+        if has_events:
+            parts.append(
+                "ev AS (INSERT INTO execution_events (" + ", ".join(_EVENT_COLUMNS) + ") SELECT "
+                + ", ".join(_EVENT_COLUMNS) + " FROM jsonb_to_recordset(CAST(:events AS jsonb)) AS e("
+                "id uuid, execution_id uuid, seq integer, event_type text, node_id text, attempt integer, "
+                "message text, data jsonb, created_at timestamptz))")
+        counts = ", ".join(f"(SELECT count(*) FROM u{i})" for i in range(len(shapes))) or "0"
+        return text("WITH " + ", ".join(parts) + " SELECT " + counts).bindparams(*binds)
+
+
+def statements_for(dialect_name: str) -> Statements:
+    return PostgresStatements() if dialect_name == "postgresql" else SQLiteStatements()
