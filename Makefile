@@ -15,7 +15,10 @@ $(BIN)/orchestrator: pyproject.toml
 
 venv: $(BIN)/orchestrator
 
+# ruff and the import-linter layers contract (.importlinter) run first.
 test: venv
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 # The examples run on the embedded default (SQLite, no servers) against a small local

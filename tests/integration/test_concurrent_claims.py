@@ -78,3 +78,34 @@ def test_deleting_a_schedule_while_its_run_ends_does_not_deadlock(engine):
     with engine.sessions() as s:
         assert s.get(ScheduledWorkflow, schedule.id) is None
         assert s.get(Execution, execution.id).schedule_id is None
+
+
+def test_two_branches_finishing_together_start_the_join_once(engine):
+    with engine.sessions.begin() as s:
+        owner = api_keys.get_or_create_user(s, "fanin@example.com")
+        workflow = workflows.create_workflow(s, engine.keyring, owner, {"name": "fan-in", "nodes": [
+            {"id": "a", "type": "noop"}, {"id": "b", "type": "noop"}, {"id": "join", "type": "noop"}],
+            "edges": [{"source": "a", "target": "join"}, {"source": "b", "target": "join"}]})
+    for _ in range(10):
+        execution, _ = executions.submit(engine, owner, workflow.id)
+        claims = [engine.claim(m.step_id, m.execution_id, f"w{i}", f"t{i}")
+                  for i, m in enumerate(list(engine.dispatcher.queue))]
+        engine.dispatcher.queue.clear()
+        barrier = threading.Barrier(2)
+
+        def finish(claim):
+            barrier.wait()
+            engine.record(claim, None, {})
+
+        threads = [threading.Thread(target=finish, args=(claim,)) for claim in claims]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        sent = [m.node_id for m in engine.dispatcher.queue]
+        engine.dispatcher.queue.clear()
+        with engine.sessions() as s:
+            queued = s.scalars(select(ExecutionEvent.node_id).where(
+                ExecutionEvent.execution_id == execution.id, ExecutionEvent.event_type == "step_queued",
+                ExecutionEvent.node_id == "join")).all()
+        assert queued == ["join"] and sent == ["join"]
