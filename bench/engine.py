@@ -4,8 +4,9 @@
 
 Prints, with medians over --runs: the raw floor (a chain of no-op tasks each committing one
 row: ms per hop; a burst of no-op tasks: tasks/s) and the engine's figures (a 40-node
-linear workflow end to end and ms per hop; submit to first node start p50/p99; sustained
-node steps/s across concurrent executions), each with its ratio to the floor.
+linear workflow end to end and ms per hop; submit to first node start p50/p99; node steps/s
+over 20 concurrent 22-node fan-outs; the same with 1, 2 and 4 worker processes), each with
+its ratio to the floor.
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from sqlalchemy import func, select, text
 
 from orchestrator.db.migrate import upgrade_database
 from orchestrator.config import get_settings
-from orchestrator.crypto import generate_key, load_keyring
+from orchestrator.composition import build_engine
+from orchestrator.crypto import generate_key
 from orchestrator.db import Execution, ExecutionStep
 from orchestrator.db.session import get_engine
 from orchestrator.engine import Engine
@@ -98,7 +100,17 @@ def first_start_latencies(engine: Engine, owner, workflow_id, n: int) -> list[fl
     return sorted((started - created).total_seconds() * 1000 for created, started in rows)
 
 
-def sustained_steps_per_s(engine: Engine, owner, workflow_id, executions_n: int, nodes: int) -> float:
+def fan_out(branches: int) -> dict:
+    """root -> ``branches`` parallel nodes -> join: ``branches + 2`` nodes."""
+    middle = [f"b{i}" for i in range(branches)]
+    return {"name": f"fan-out-{branches}", "nodes": [{"id": "root", "type": "noop"}, {"id": "join", "type": "noop"},
+                                                     *({"id": b, "type": "noop"} for b in middle)],
+            "edges": [*({"source": "root", "target": b} for b in middle),
+                      *({"source": b, "target": "join"} for b in middle)]}
+
+
+def steps_per_s(engine: Engine, owner, workflow_id, executions_n: int, nodes: int) -> float:
+    """Node steps per second while ``executions_n`` executions run at once."""
     start = time.monotonic()
     ids = [executions.submit(engine, owner, workflow_id)[0].id for _ in range(executions_n)]
     return executions_n * nodes / (wait_done(engine, ids) - start)
@@ -126,20 +138,24 @@ def main() -> None:
     with db.begin() as conn:
         conn.execute(text("CREATE TABLE bench_hops (id serial PRIMARY KEY, run_id text, n int)"))
     app = create_celery(settings)
-    engine = Engine(settings, load_keyring(settings), CeleryDispatcher(app))
+    engine = build_engine(settings, CeleryDispatcher(app))
     with engine.sessions() as s, s.begin():
         owner = api_keys.get_or_create_user(s, "bench@example.com")
         chain40 = workflows.create_workflow(s, engine.keyring, owner, linear(40)).id
-        chain10 = workflows.create_workflow(s, engine.keyring, owner, linear(10)).id
+        fan22 = workflows.create_workflow(s, engine.keyring, owner, fan_out(20)).id
         single = workflows.create_workflow(s, engine.keyring, owner, linear(1)).id
     workers = Workers(env, tmp)
-    try:
-        for i in range(args.workers):
+
+    def start_workers(n: int) -> None:
+        for i in range(n):
             workers.start(f"bench{i}", concurrency=1, app="bench.app")
+
+    try:
+        start_workers(args.workers)
         raw_chain_ms_per_hop(app, db, 10)                          # warm up both paths
         engine_chain(engine, owner, chain40, 40)
         figures: dict[str, list[float]] = {k: [] for k in
-                                           ("raw_hop", "raw_burst", "chain_ms", "hop", "p50", "p99", "sustained")}
+                                           ("raw_hop", "raw_burst", "chain_ms", "hop", "p50", "p99", "fan_out")}
         for run in range(args.runs):
             figures["raw_hop"].append(raw_chain_ms_per_hop(app, db, 40))
             figures["raw_burst"].append(raw_burst_tasks_per_s(app, db, 500))
@@ -149,8 +165,16 @@ def main() -> None:
             latencies = first_start_latencies(engine, owner, single, 50)
             figures["p50"].append(percentile(latencies, 50))
             figures["p99"].append(percentile(latencies, 99))
-            figures["sustained"].append(sustained_steps_per_s(engine, owner, chain10, 50, 10))
-            print(f"run {run + 1}/{args.runs}: " + ", ".join(f"{k}={v[-1]:.1f}" for k, v in figures.items()), flush=True)
+            figures["fan_out"].append(steps_per_s(engine, owner, fan22, 20, 22))
+            print(f"run {run + 1}/{args.runs}: " + ", ".join(f"{k}={v[-1]:.1f}" for k, v in figures.items()),
+                  flush=True)
+        scaling = {}
+        for n in (1, 2, 4):
+            workers.stop_all()
+            start_workers(n)
+            steps_per_s(engine, owner, fan22, 2, 22)               # warm up the new workers
+            scaling[n] = statistics.median(steps_per_s(engine, owner, fan22, 20, 22) for _ in range(args.runs))
+            print(f"{n} worker process(es): {scaling[n]:.0f} steps/s", flush=True)
     finally:
         workers.stop_all()
         db.dispose()
@@ -158,17 +182,24 @@ def main() -> None:
     m = {k: statistics.median(v) for k, v in figures.items()}
     # Each run's ratio pairs figures measured seconds apart, so a machine whose speed
     # drifts (shared cores) moves both sides; the median of those ratios is the figure to quote.
-    hop_ratio = statistics.median(e / r for e, r in zip(figures["hop"], figures["raw_hop"], strict=True))
-    rate_ratio = statistics.median(e / r for e, r in zip(figures["sustained"], figures["raw_burst"], strict=True))
-    print(f"\nmedians over {args.runs} runs, {args.workers} worker processes, PostgreSQL + Redis "
-          "(ratios: median of each run's ratio)")
-    print(f"raw Celery chain hop (commit one row):  {m['raw_hop']:7.2f} ms")
+    hop_ratios = [e / r for e, r in zip(figures["hop"], figures["raw_hop"], strict=True)]
+    rate_ratios = [e / r for e, r in zip(figures["fan_out"], figures["raw_burst"], strict=True)]
+    print(f"\nmedians over {args.runs} runs, {args.workers} worker processes (prefork, concurrency 1), "
+          "PostgreSQL + Redis; ratios: median of each run's ratio (per-run in brackets)")
+    print(f"raw Celery chain hop (commit one row):    {m['raw_hop']:7.2f} ms")
     print(f"raw Celery burst (no-op, commit one row): {m['raw_burst']:7.0f} tasks/s")
-    print(f"engine 40-node chain end to end:        {m['chain_ms']:7.0f} ms")
-    print(f"engine per hop:                         {m['hop']:7.2f} ms   ({hop_ratio:.2f}x raw hop)")
-    print(f"submit -> first node start p50 / p99:   {m['p50']:7.2f} / {m['p99']:.2f} ms "
-          f"({m['p50'] / m['raw_hop']:.2f}x raw hop at p50)")
-    print(f"sustained node steps/s (50 x 10 nodes): {m['sustained']:7.0f}      ({rate_ratio:.2f}x raw burst)")
+    print(f"engine 40-node chain end to end:          {m['chain_ms']:7.0f} ms")
+    print(f"engine per hop:                           {m['hop']:7.2f} ms   ({statistics.median(hop_ratios):.2f}x raw "
+          f"hop {_each(hop_ratios)})")
+    print(f"submit -> first node start p50 / p99:     {m['p50']:7.2f} / {m['p99']:.2f} ms")
+    print(f"node steps/s, 20 concurrent 22-node fan-outs: {m['fan_out']:5.0f}   "
+          f"({statistics.median(rate_ratios):.2f}x raw burst {_each(rate_ratios)})")
+    print("node steps/s by worker processes: " + ", ".join(f"{n}: {v:.0f}" for n, v in scaling.items()))
+
+
+def _each(ratios: list[float]) -> str:
+    return "[" + " ".join(f"{r:.2f}" for r in ratios) + "]"
+
 
 if __name__ == "__main__":
     main()

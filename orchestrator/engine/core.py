@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import marshmallow
 from sqlalchemy import select
@@ -114,26 +114,31 @@ class Engine:
         outbox.flush(self.dispatcher)
 
     @contextmanager
-    def execution(self, execution_id: uuid.UUID) -> Iterator[Transaction | None]:
-        """The execution locked, as a ``Transaction`` (None if there is no such execution);
-        written and committed when the block ends, then its outbox sent."""
+    def execution(self, execution_id: uuid.UUID, read: Iterable[str] = ()) -> Iterator[Transaction | None]:
+        """The execution locked, as a ``Transaction`` (None if there is no such execution), with
+        the steps of the nodes in ``read`` read with the lock; written and committed when the
+        block ends, then its outbox sent."""
         with self.db.connect() as conn:
             with conn.begin():
-                row = self.sql.lock_execution(conn, execution_id)
-                txn = None if row is None else Transaction(self, conn, row)
+                if read:
+                    row, steps, open_steps = self.sql.lock_and_read(conn, execution_id, read)
+                    txn = None if row is None else Transaction(self, conn, row, steps=steps, open_steps=open_steps)
+                else:
+                    row = self.sql.lock_execution(conn, execution_id)
+                    txn = None if row is None else Transaction(self, conn, row)
                 yield txn
                 if txn is not None:
                     txn.flush()
         if txn is not None:
             txn.outbox.flush(self.dispatcher)
 
-    def atomic(self, execution_id: uuid.UUID, body: Callable[[Transaction], T]) -> T | None:
+    def atomic(self, execution_id: uuid.UUID, body: Callable[[Transaction], T], read: Iterable[str] = ()) -> T | None:
         """``body`` in one execution transaction. A connection that dropped (the database
         restarted; pooled connections are not pinged first) is replaced and the transaction
         run again. A step changed meanwhile (``StaleStep``) rolls it back: None."""
         for attempt in range(1, RECONNECT_TRIES + 1):
             try:
-                with self.execution(execution_id) as txn:
+                with self.execution(execution_id, read) as txn:
                     return None if txn is None else body(txn)
             except StaleStep as exc:
                 log.info("transaction on execution %s dropped: %s", execution_id, exc)
@@ -180,8 +185,10 @@ class Engine:
         if row is None:
             log.info("step %s: nothing to claim (duplicate, stale, not due, or execution not running)", step_id)
             return None
-        with self.db.connect() as conn:
-            definition = self.definitions.get(conn, row["workflow_version_id"])
+        definition = self.definitions.cached(row["workflow_version_id"])
+        if definition is None:
+            with self.db.connect() as conn:
+                definition = self.definitions.get(conn, row["workflow_version_id"])
         if row["step_count"] > definition.max_steps:
             self.atomic(execution_id, lambda txn: txn.end(
                 E.FAILED, f"max_steps ({definition.max_steps}) exceeded: runaway workflow stopped"))
@@ -191,6 +198,8 @@ class Engine:
 
     def _claim(self, params: dict[str, Any]) -> dict[str, Any] | None:
         with self.db.connect() as conn:
+            if self.sql.claims_in_one_statement:    # no BEGIN and COMMIT round trips
+                return self.sql.claim(conn.execution_options(isolation_level="AUTOCOMMIT"), params)
             with conn.begin():
                 return self.sql.claim(conn, params)
 
@@ -255,7 +264,8 @@ class Engine:
 
     def record(self, claim: Claim, node_type: NodeType | None, result: Any) -> None:
         """The node's outcome (an output, ``Suspend`` or ``Continue``) in one transaction."""
-        self.atomic(claim.execution_id, lambda txn: self._record(txn, claim, node_type, result))
+        self.atomic(claim.execution_id, lambda txn: self._record(txn, claim, node_type, result),
+                    read=self._neighbourhood(claim))
 
     def fail(self, claim: Claim, message: str, traceback: str | None, retryable: bool = True) -> None:
         def body(txn: Transaction) -> None:
@@ -263,14 +273,18 @@ class Engine:
             if step is not None:
                 self._write_records(txn, step, claim)
                 txn.fail_attempt(step, message, traceback, retryable=retryable, **self._input(claim))
-        self.atomic(claim.execution_id, body)
+        self.atomic(claim.execution_id, body, read=self._neighbourhood(claim))
+
+    def _neighbourhood(self, claim: Claim) -> set[str]:
+        """The claimed node, its successors and their sources: what recording it reads."""
+        plan = self.definitions.plan(claim.definition)
+        successors = plan.successors_of([claim.node.id])
+        return {claim.node.id} | successors | plan.sources_of(successors)
 
     def _current(self, txn: Transaction, claim: Claim):
         """The claimed step, read with its successors and their sources (what ``advance``
         needs next), or None when this attempt's result is late (logged)."""
-        plan = self.definitions.plan(claim.definition)
-        successors = plan.successors_of([claim.node.id])
-        step = txn.steps({claim.node.id} | successors | plan.sources_of(successors))[claim.node.id]
+        step = txn.steps(self._neighbourhood(claim))[claim.node.id]
         if step.status != S.RUNNING or step.attempt != claim.attempt or step.turn != claim.turn:
             log.info("late result of %s attempt %s turn %s discarded (step is %s, attempt %s)",
                      claim.node.id, claim.attempt, claim.turn, step.status, step.attempt)

@@ -94,9 +94,22 @@ class Statements:
 
     name = "generic"
 
+    # Whether ``claim`` is one statement that needs no explicit transaction.
+    claims_in_one_statement = False
+
     def lock_execution(self, conn: Connection, execution_id: uuid.UUID) -> Row | None:
         row = conn.execute(self._lock, {"execution_id": execution_id}).mappings().one_or_none()
         return None if row is None else Row({_execution_key(k): v for k, v in row.items()})
+
+    def lock_and_read(self, conn: Connection, execution_id: uuid.UUID,
+                      node_ids: Iterable[str]) -> tuple[Row | None, dict[str, Row], int]:
+        """The execution locked, with these steps as they are once the lock is held, and the
+        count of open steps."""
+        execution = self.lock_execution(conn, execution_id)
+        if execution is None:
+            return None, {}, 0
+        steps, open_count = self.steps(conn, execution_id, node_ids)
+        return execution, steps, open_count
 
     def execution_fields(self, conn: Connection, execution_id: uuid.UUID, *names: str) -> dict[str, Any]:
         """Columns the lock leaves out (``input``, ``output``, ...), read when needed."""
@@ -214,7 +227,46 @@ class PostgresStatements(Statements):
     """Row locks and data-modifying CTEs: a claim is one statement, a transaction's writes one more."""
 
     name = "postgresql"
+    claims_in_one_statement = True
     _lock = Statements._lock.with_for_update()
+
+    # The lock and the read of the steps in one statement. Under READ COMMITTED the steps are
+    # read in the statement's snapshot, taken before the lock was granted; the locked row
+    # itself is re-read once granted. Every step transition also moves the execution's
+    # event_seq, so equal sequence numbers in the snapshot and the locked row mean the steps
+    # read are current; otherwise they are read again.
+    _lock_and_read = text(f"""
+WITH locked AS (
+    SELECT {", ".join(c.name for c in EXECUTION_COLUMNS)} FROM executions WHERE id = :execution_id FOR UPDATE
+), snapshot AS (
+    SELECT event_seq AS snapshot_seq,
+        (SELECT count(*) FROM execution_steps WHERE execution_id = :execution_id
+         AND status IN ('pending', 'queued', 'running', 'waiting')) AS open_steps
+    FROM executions WHERE id = :execution_id
+)
+SELECT locked.*, snapshot.*, {", ".join(f"s.{c.name} AS s_{c.name}" for c in STEP_COLUMNS)}
+FROM locked CROSS JOIN snapshot
+LEFT JOIN execution_steps s ON s.execution_id = :execution_id AND s.node_id = ANY(:node_ids)
+""").bindparams(bindparam("execution_id", type_=EXECUTIONS.c.id.type),
+                bindparam("node_ids", type_=postgresql.ARRAY(STEPS.c.node_id.type)))
+    _step_types = {f"s_{c.name}": c for c in STEP_COLUMNS}
+
+    def lock_and_read(self, conn: Connection, execution_id: uuid.UUID,
+                      node_ids: Iterable[str]) -> tuple[Row | None, dict[str, Row], int]:
+        ids = list(node_ids)
+        rows = conn.execute(self._lock_and_read.columns(
+            **{name: column.type for name, column in self._step_types.items()}),
+            {"execution_id": execution_id, "node_ids": ids}).mappings().all()
+        if not rows:
+            return None, {}, 0
+        first = rows[0]
+        execution = Row({_execution_key(c.name): first[c.name] for c in EXECUTION_COLUMNS})
+        if first["snapshot_seq"] != first["event_seq"]:        # changed while we waited: read again
+            steps, open_count = self.steps(conn, execution_id, ids)
+            return execution, steps, open_count
+        steps = {row["s_node_id"]: Row({c.name: row[f"s_{c.name}"] for c in STEP_COLUMNS})
+                 for row in rows if row["s_id"] is not None}
+        return execution, steps, first["open_steps"]
 
     def __init__(self) -> None:
         self._writes: dict[tuple, Any] = {}

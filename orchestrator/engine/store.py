@@ -74,6 +74,11 @@ class DefinitionCache:
                 self._plans.pop(id(evicted), None)
         return definition
 
+    def cached(self, version_id: uuid.UUID) -> WorkflowDefinition | None:
+        with self._lock:
+            entry = self._entries.get(version_id)
+        return None if entry is None else entry[0]
+
     def plan(self, definition: WorkflowDefinition) -> Plan:
         """The plan of a definition this cache returned (or of any other, computed now)."""
         return self._plans.get(id(definition)) or Plan(definition)

@@ -69,17 +69,18 @@ class Outbox:
 
 
 class Transaction:
-    def __init__(self, engine: "Engine", conn: Connection, execution: Row, outbox: Outbox | None = None):
+    def __init__(self, engine: "Engine", conn: Connection, execution: Row, outbox: Outbox | None = None,
+                 steps: dict[str, Row] | None = None, open_steps: int | None = None):
         self.engine = engine
         self.conn = conn
         self.execution = execution
         self.outbox = outbox or Outbox()
         self.now = utcnow()
         self._definition: WorkflowDefinition | None = None
-        self._steps: dict[str, Row] = {}
+        self._steps: dict[str, Row] = steps or {}
         self._all_read = False
         self._with_output: set[str] = set()
-        self._open_in_db: int | None = None
+        self._open_in_db = open_steps
         self._open_delta = 0
         self._writes: dict[uuid.UUID, StepWrite] = {}
         self._events: list[dict[str, Any]] = []
