@@ -10,6 +10,7 @@ from orchestrator.config import Settings
 from orchestrator.crypto import KeyRing, load_keyring
 from orchestrator.engine import Dispatcher, Engine
 from orchestrator.schedules.bookkeeping import on_execution_ended
+from orchestrator.services.children import cancel_children, finish_child, start_children
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class NodeServices:
 def build_engine(settings: Settings, dispatcher: Dispatcher, sessions: sessionmaker[Session] | None = None,
                  keyring: KeyRing | None = None) -> Engine:
     engine = Engine(settings, keyring or load_keyring(settings), dispatcher, sessions)
-    engine.hooks.execution_ended.append(on_execution_ended)
+    engine.hooks.execution_ended += [on_execution_ended, finish_child, cancel_children]
+    engine.hooks.suspended.append(start_children)
     engine.services = NodeServices(engine.sessions, engine.keyring, settings)
     return engine

@@ -68,6 +68,9 @@ class Settings:
     visibility_timeout_seconds: int = 3600
     # Events (the execution log) of executions finished longer ago are deleted (seed 001); 0 keeps them.
     event_retention_days: int = 30
+    # How deep child executions (subworkflow nodes) may nest, and how many items one map may have.
+    max_child_depth: int = 5
+    max_map_items: int = 1000
 
     @property
     def is_embedded_database(self) -> bool:
@@ -97,6 +100,8 @@ class Settings:
             requeue_after_seconds=_float(env, "ORCHESTRATOR_REQUEUE_AFTER_SECONDS", 30.0),
             visibility_timeout_seconds=_int(env, "ORCHESTRATOR_VISIBILITY_TIMEOUT_SECONDS", 3600),
             event_retention_days=_int(env, "ORCHESTRATOR_EVENT_RETENTION_DAYS", 30),
+            max_child_depth=_int(env, "ORCHESTRATOR_MAX_CHILD_DEPTH", 5),
+            max_map_items=_int(env, "ORCHESTRATOR_MAX_MAP_ITEMS", 1000),
         )
 
 

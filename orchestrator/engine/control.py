@@ -68,6 +68,7 @@ def retry(engine: Engine, execution_id: uuid.UUID) -> None:
             if step.status not in (S.FAILED, S.CANCELLED):
                 continue
             if step.status == S.FAILED or step.node_id in roots:
+                txn.restart_turns(step)
                 txn.queue(step, "queued again by retry", attempt=step.attempt + 1, turn=0, failed_attempts=0,
                           not_before=None)
             else:

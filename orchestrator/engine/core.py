@@ -8,7 +8,6 @@ timeout, holding no lock.
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -25,8 +24,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from orchestrator.config import Settings
-from orchestrator.crypto import KeyRing, Sealed
-from orchestrator.db import Execution, SharedContext, StepCheckpoint
+from orchestrator.crypto import KeyRing
+from orchestrator.db import Execution, SharedContext
 from orchestrator.db.session import session_factory
 from orchestrator.db.types import utcnow
 from orchestrator.definitions import NodeSpec, WorkflowDefinition
@@ -35,7 +34,7 @@ from orchestrator.engine.graph import StepState, template_variables
 from orchestrator.engine.hooks import Hooks
 from orchestrator.engine.sql import StaleStep, statements_for
 from orchestrator.engine.store import DefinitionCache
-from orchestrator.engine.transaction import Outbox, Transaction, checkpoint_aad, execution_meta
+from orchestrator.engine.transaction import Outbox, Transaction, execution_meta, open_checkpoint
 from orchestrator.nodes.base import Continue, NodeContext, NodeType, Suspend
 from orchestrator.nodes.registry import config_schema_of, get_node_type
 from orchestrator.states import ExecutionStatus as E, StepStatus as S
@@ -218,12 +217,15 @@ class Engine:
         """Render the node's config and build its context: in the node's thread, inside its
         timeout, holding no lock. Raises ``ConfigFailed``."""
         node = claim.node
+        node_type = get_node_type(node.type)
         names = referenced_names(node.config)
         variables = self._variables(claim, names) if names else template_variables({}, execution_meta(
             _Meta(claim)), None, {})
         try:
-            rendered = render_value(node.config, variables)
-            claim.config = config_schema_of(get_node_type(node.type)).load(rendered)
+            rendered = render_value({k: v for k, v in node.config.items() if k not in node_type.unrendered},
+                                    variables)
+            rendered.update({k: node.config[k] for k in node_type.unrendered if k in node.config})
+            claim.config = config_schema_of(node_type).load(rendered)
         except (TemplateError, marshmallow.ValidationError) as exc:
             raise ConfigFailed(f"config of node {node.id}: {exc}") from None
         checkpoint = self._checkpoint(claim) if claim.turn else None
@@ -250,11 +252,7 @@ class Engine:
 
     def _checkpoint(self, claim: Claim) -> Any:
         with self.db.connect() as conn:
-            row = conn.execute(select(StepCheckpoint.state_encrypted, StepCheckpoint.state_iv, StepCheckpoint.key_id)
-                               .where(StepCheckpoint.step_id == claim.step_id, StepCheckpoint.turn == claim.turn)).one()
-        plaintext = self.keyring.decrypt(Sealed(row.state_encrypted, row.state_iv, row.key_id),
-                                         checkpoint_aad(claim.step_id, claim.turn), f"checkpoint of {claim.node.id}")
-        return json.loads(plaintext)
+            return open_checkpoint(self.keyring, conn, claim.step_id, claim.turn)
 
     def renew_lease(self, claim: Claim) -> bool:
         """Extend a running step's lease; False once the step is no longer this attempt's turn."""

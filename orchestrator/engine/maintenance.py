@@ -2,7 +2,8 @@
 
 Re-sends queued steps whose message may be lost or whose backoff has passed, recovers
 running steps whose lease expired (a vanished worker: the next attempt, not counted as a
-failure), wakes finished delays, expires approvals and times out executions. Every item is
+failure), wakes finished delays, expires approvals, times out executions and cancels the
+open children of parents that ended. Every item is
 its own ``Transaction`` and re-checks the row under the execution lock, so several sweepers
 (one per worker) may run at once. About once an hour it also deletes the events of
 executions that finished before the retention period (seed 001: 30 days).
@@ -15,6 +16,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.orm import aliased
 
 from orchestrator.db import Execution, ExecutionEvent, ExecutionStep, HumanApproval
 from orchestrator.db.types import utcnow
@@ -62,6 +64,11 @@ def sweep(engine: Engine) -> int:
         overdue = session.scalars(
             select(Execution.id).where(Execution.status.in_([s.value for s in EXECUTION_ACTIVE]),
                                        Execution.deadline_at <= now).limit(BATCH)).all()
+        parents = aliased(Execution)
+        orphans = session.scalars(
+            select(Execution.id).join(parents, parents.id == Execution.parent_execution_id)
+            .where(Execution.status.in_([s.value for s in EXECUTION_ACTIVE]),
+                   parents.status.in_([s.value for s in EXECUTION_TERMINAL])).limit(BATCH)).all()
     for step_id, execution_id in to_send:
         engine.atomic(execution_id, partial(_resend, step_id=step_id, stale=stale))
     for step_id, execution_id in expired_leases:
@@ -72,11 +79,14 @@ def sweep(engine: Engine) -> int:
         engine.atomic(execution_id, partial(_expire_approval, approval_id=approval_id, step_id=step_id))
     for execution_id in overdue:
         engine.atomic(execution_id, _time_out)
+    for execution_id in orphans:
+        engine.atomic(execution_id, _cancel_orphan)
     pruned = 0
     if engine.next_prune_at is None or now >= engine.next_prune_at:
         pruned = prune_events(engine, now)
         engine.next_prune_at = now if pruned == PRUNE_BATCH else now + PRUNE_EVERY   # a full batch: more to do
-    return len(to_send) + len(expired_leases) + len(delays_due) + len(approvals_due) + len(overdue) + pruned
+    return (len(to_send) + len(expired_leases) + len(delays_due) + len(approvals_due) + len(overdue) + len(orphans)
+            + pruned)
 
 
 def prune_events(engine: Engine, now: datetime) -> int:
@@ -140,3 +150,9 @@ def _time_out(txn: Transaction) -> None:
     if E(execution.status) not in EXECUTION_ACTIVE or execution.deadline_at is None or execution.deadline_at > txn.now:
         return
     txn.end(E.TIMED_OUT, f"execution exceeded its timeout of {txn.definition.timeout_seconds}s")
+
+
+def _cancel_orphan(txn: Transaction) -> None:
+    """A child whose parent ended without cancelling it (the process died after the commit)."""
+    if E(txn.execution.status) in EXECUTION_ACTIVE:
+        txn.end(E.CANCELLED, "cancelled: its parent execution ended")

@@ -60,8 +60,11 @@ def run_step(engine: Engine, step_id: uuid.UUID, execution_id: uuid.UUID, worker
     except ConfigFailed as exc:
         engine.fail(claim, str(exc), None, retryable=False)
         return
-    except (_AttemptTimedOut, NodeError) as exc:
-        engine.fail(claim, str(exc), None, retryable=getattr(exc, "retryable", True))
+    except _AttemptTimedOut as exc:
+        engine.fail(claim, str(exc), None)
+        return
+    except NodeError as exc:
+        engine.fail(claim, str(exc), None, retryable=exc.retryable)
         return
     except Exception as exc:  # a bug or an unexpected error in the node: shown with its traceback
         engine.fail(claim, f"{type(exc).__name__}: {exc}", traceback.format_exc())

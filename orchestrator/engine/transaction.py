@@ -14,6 +14,7 @@ status column; ``transitions`` says which moves are allowed.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import secrets
 import uuid
@@ -22,9 +23,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from orchestrator.crypto import KeyRing, Sealed
 from orchestrator.db import A2AMessage, HumanApproval, SharedContext, StepCall, StepCheckpoint
 from orchestrator.db.types import utcnow
 from orchestrator.definitions import WorkflowDefinition
@@ -85,6 +87,7 @@ class Transaction:
         self._writes: dict[uuid.UUID, StepWrite] = {}
         self._events: list[dict[str, Any]] = []
         self._session: Session | None = None
+        self._related: dict[uuid.UUID, Transaction] = {}
 
     # -- what the transaction reads ------------------------------------------------------
 
@@ -125,6 +128,19 @@ class Transaction:
         if wanted is None:
             return dict(self._steps)
         return {n: self._steps[n] for n in wanted if n in self._steps}
+
+    def related(self, execution_id: uuid.UUID) -> "Transaction | None":
+        """Another execution (a child's parent) locked in this same transaction, sharing its
+        outbox and written with it. Locks are taken child first, then parent, never the
+        other way round (a parent cancels its children after its own commit)."""
+        txn = self._related.get(execution_id)
+        if txn is None:
+            row = self.engine.sql.lock_execution(self.conn, execution_id)
+            if row is None:
+                return None
+            txn = self._related[execution_id] = Transaction(self.engine, self.conn, row, self.outbox)
+            txn._session = self.session
+        return txn
 
     def step(self, step_id: uuid.UUID) -> Row | None:
         for row in self._steps.values():
@@ -233,6 +249,7 @@ class Transaction:
         failed = step.failed_attempts + 1
         if retryable and failed < node.retry.max_attempts:
             delay = node.retry.backoff_for(failed)
+            self.restart_turns(step)
             self.queue(step, f"attempt {step.attempt} failed: {message}; retry in {delay:g}s",
                        not_before=self.now + timedelta(seconds=delay), attempt=step.attempt + 1, turn=0,
                        failed_attempts=failed, error_message=message, error_traceback=traceback, **fields)
@@ -264,15 +281,28 @@ class Transaction:
         self.wait(step, "waiting for a human decision", data={"expires_at": expires_at.isoformat()}, **fields)
         return token
 
-    def continue_turn(self, step: Row, state: Any, not_before: datetime | None, message: str = "",
-                      **fields: Any) -> None:
-        """running -> queued, same attempt, turn + 1, the state sealed for the next turn."""
-        turn = step.turn + 1
-        sealed = self.engine.keyring.encrypt(self.engine.codec.dumps(state), checkpoint_aad(step.id, turn))
+    def save_checkpoint(self, step: Row, turn: int, state: Any) -> None:
+        """``state`` (JSON) sealed for ``turn`` of the step: AES-GCM, the step and turn bound in."""
+        sealed = self.engine.keyring.encrypt(json.dumps(state).encode(), checkpoint_aad(step.id, turn))
         self.conn.execute(insert(StepCheckpoint), {
             "id": uuid.uuid4(), "step_id": step.id, "attempt": step.attempt, "turn": turn,
             "state_encrypted": sealed.ciphertext, "state_iv": sealed.nonce, "key_id": sealed.key_id,
             "created_at": self.now})
+
+    def load_checkpoint(self, step: Row) -> Any:
+        return open_checkpoint(self.engine.keyring, self.conn, step.id, step.turn)
+
+    def restart_turns(self, step: Row) -> None:
+        """A new attempt starts from turn 0: the checkpoints of the failed one go."""
+        if step.turn:
+            self.conn.execute(delete(StepCheckpoint).where(StepCheckpoint.step_id == step.id))
+
+    def continue_turn(self, step: Row, state: Any, not_before: datetime | None, message: str = "",
+                      **fields: Any) -> None:
+        """running -> queued, same attempt, turn + 1, the state sealed for the next turn. A worker
+        lost during the next turn is recovered at that turn (a new attempt, the same turn)."""
+        turn = step.turn + 1
+        self.save_checkpoint(step, turn, state)
         self.move_step(step, S.QUEUED, message or f"turn {turn}", data={"turn": turn}, turn=turn,
                        not_before=not_before, **fields)
         self._events[-1]["event_type"] = "step_turn"
@@ -387,6 +417,8 @@ class Transaction:
         if self.execution.changes:
             self.execution.set(updated_at=self.now)
         self.engine.sql.write(self.conn, self.execution, list(self._writes.values()), self._events)
+        for related in self._related.values():
+            related.flush()
 
 
 def execution_meta(execution: Any) -> dict[str, Any]:
@@ -396,6 +428,13 @@ def execution_meta(execution: Any) -> dict[str, Any]:
 
 def checkpoint_aad(step_id: uuid.UUID, turn: int) -> bytes:
     return f"step_checkpoints:{step_id}:{turn}".encode()
+
+
+def open_checkpoint(keyring: KeyRing, conn: Connection, step_id: uuid.UUID, turn: int) -> Any:
+    row = conn.execute(select(StepCheckpoint.state_encrypted, StepCheckpoint.state_iv, StepCheckpoint.key_id)
+                       .where(StepCheckpoint.step_id == step_id, StepCheckpoint.turn == turn)).one()
+    return json.loads(keyring.decrypt(Sealed(row.state_encrypted, row.state_iv, row.key_id),
+                                      checkpoint_aad(step_id, turn), f"checkpoint {turn} of step {step_id}"))
 
 
 def hash_token(token: str) -> str:

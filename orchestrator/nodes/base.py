@@ -18,9 +18,16 @@ from typing import Any, Callable, ClassVar
 
 import marshmallow
 
+from orchestrator.templating import TemplateError, render_value
+
 
 class NodeError(Exception):
-    """A node attempt failed; the message is shown on the step (never put secrets in it)."""
+    """A node attempt failed; the message is shown on the step (never put secrets in it).
+    ``retryable=False``: the error cannot go away by trying again; no retry is spent on it."""
+
+    def __init__(self, message: str, retryable: bool = True):
+        super().__init__(message)
+        self.retryable = retryable
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,10 @@ class Suspend:
     approval: ApprovalRequest | None = None
     child: ChildRun | None = None
     output: dict[str, Any] = field(default_factory=dict)
+    # A map: one child per run, at most ``max_concurrency`` open at a time; the step completes
+    # with ``{items: [{execution_id, status, output}], outputs: [...]}`` in this order.
+    children: tuple[ChildRun, ...] = ()
+    max_concurrency: int = 10
 
 
 @dataclass(frozen=True)
@@ -112,6 +123,14 @@ class NodeContext:
         key = f"{self.execution_id}:{self.node_id}:{self.attempt}"
         return f"{key}:{self.turn}" if self.turn else key
 
+    def render(self, value: Any, **extra: Any) -> Any:
+        """Render templates in ``value`` with what the config's templates saw, plus ``extra``;
+        a template that fails is a ``NodeError`` that no retry can fix."""
+        try:
+            return render_value(value, {**self.variables, **extra})
+        except TemplateError as exc:
+            raise NodeError(str(exc), retryable=False) from None
+
     def record_call(self, record: CallRecord) -> None:
         """Kept in ``step_calls`` with the step's next commit (this turn's end)."""
         self.calls.append(record)
@@ -124,6 +143,9 @@ class NodeContext:
 class NodeType:
     type_name: ClassVar[str]
     config_schema: ClassVar[type[marshmallow.Schema]]
+    # Config keys the engine leaves as written: the node renders them itself (with more
+    # variables, e.g. a map's ``item``) through ``ctx.render``.
+    unrendered: ClassVar[tuple[str, ...]] = ()
 
     def run(self, ctx: NodeContext) -> Any:
         raise NotImplementedError

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 from typing import Any, Callable
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from orchestrator.db import Execution, ExecutionEvent, ExecutionStep, User
+from orchestrator.db import A2AMessage, Execution, ExecutionEvent, ExecutionStep, SharedContext, User
 from orchestrator.definitions import InputValidationError, validate_input
 from orchestrator.engine import Engine, Outbox
 from orchestrator.engine.store import canonical_json
 from orchestrator.services.errors import Conflict, Invalid, owned
-from orchestrator.services.pagination import DEFAULT_LIMIT, Page, list_owned
+from orchestrator.services.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor, list_owned
 from orchestrator.services.workflows import get_version
 from orchestrator.states import ExecutionStatus, Trigger, WorkflowStatus
 
@@ -47,9 +48,20 @@ def submit(engine: Engine, owner: User, workflow_id: uuid.UUID, input: Any = Non
     return execution, True
 
 
+@dataclass(frozen=True)
+class Parent:
+    """Where a child execution belongs: the parent execution, its waiting step, the map index."""
+
+    execution_id: uuid.UUID
+    step_id: uuid.UUID
+    depth: int
+    index: int
+
+
 def create(engine: Engine, session: Session, outbox: Outbox, owner: User, workflow_id: uuid.UUID, input: Any, *,
            version: int | None = None, trigger: Trigger = Trigger.API, schedule_id: uuid.UUID | None = None,
-           idempotency_key: str | None = None, request_hash: str | None = None) -> Execution:
+           idempotency_key: str | None = None, request_hash: str | None = None,
+           parent: Parent | None = None) -> Execution:
     """Inside the caller's transaction: check, insert and start an execution.
 
     Its first messages go to ``outbox``, sent once the caller's transaction commits.
@@ -66,6 +78,9 @@ def create(engine: Engine, session: Session, outbox: Outbox, owner: User, workfl
         owner_id=owner.id, trigger=trigger.value, schedule_id=schedule_id, input=input,
         idempotency_key=idempotency_key, request_hash=request_hash,
     )
+    if parent is not None:
+        execution.parent_execution_id, execution.parent_step_id = parent.execution_id, parent.step_id
+        execution.depth, execution.meta = parent.depth + 1, {"map_index": parent.index}
     session.add(execution)
     session.flush()
     engine.start(session, execution, outbox)
@@ -122,3 +137,33 @@ def act(engine: Engine, owner: User, execution_id: uuid.UUID,
     action(engine, execution_id)
     with engine.sessions() as session:
         return get_execution(session, owner, execution_id)
+
+
+def list_children(session: Session, owner: User, execution_id: uuid.UUID, *, cursor: str | None = None,
+                  limit: int = DEFAULT_LIMIT) -> Page[Execution]:
+    """The child executions a subworkflow node of this execution started."""
+    get_execution(session, owner, execution_id)
+    return list_owned(session, Execution, owner, cursor, limit, parent_execution_id=execution_id)
+
+
+def list_contexts(session: Session, owner: User, execution_id: uuid.UUID) -> Page[SharedContext]:
+    """The execution's shared contexts (one per namespace, so one page)."""
+    get_execution(session, owner, execution_id)
+    return Page(list(session.scalars(select(SharedContext).where(SharedContext.execution_id == execution_id)
+                                     .order_by(SharedContext.namespace))))
+
+
+def list_messages(session: Session, owner: User, execution_id: uuid.UUID, *, cursor: str | None = None,
+                  limit: int = DEFAULT_LIMIT) -> Page[A2AMessage]:
+    """Agent-to-agent messages, oldest first, in the order they were written."""
+    get_execution(session, owner, execution_id)
+    query = select(A2AMessage).where(A2AMessage.execution_id == execution_id)
+    if cursor:
+        created_at, row_id = decode_cursor(cursor)
+        query = query.where(or_(A2AMessage.created_at > created_at,
+                                and_(A2AMessage.created_at == created_at, A2AMessage.id > row_id)))
+    messages = list(session.scalars(query.order_by(A2AMessage.created_at, A2AMessage.id).limit(limit + 1)))
+    if len(messages) <= limit:
+        return Page(messages)
+    last = messages[limit - 1]
+    return Page(messages[:limit], encode_cursor(last.created_at, last.id))

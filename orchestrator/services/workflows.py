@@ -53,6 +53,20 @@ def get_workflow(session: Session, owner: User, workflow_id: uuid.UUID) -> Workf
     return owned(session, Workflow, workflow_id, owner, "workflow")
 
 
+def find_workflow(session: Session, owner: User, ref: str) -> Workflow:
+    """The owner's workflow by id, or else by name (the newest that is not archived)."""
+    try:
+        return get_workflow(session, owner, uuid.UUID(ref))
+    except ValueError:
+        pass
+    workflow = session.scalar(select(Workflow).where(
+        Workflow.owner_id == owner.id, Workflow.name == ref, Workflow.status != WorkflowStatus.ARCHIVED.value,
+    ).order_by(Workflow.created_at.desc()).limit(1))
+    if workflow is None:
+        raise NotFound(f"workflow {ref!r} not found")
+    return workflow
+
+
 def list_workflows(session: Session, owner: User, *, status: WorkflowStatus | None = None,
                    name: str | None = None, cursor: str | None = None, limit: int = DEFAULT_LIMIT) -> Page[Workflow]:
     return list_owned(session, Workflow, owner, cursor, limit, status=status, name=name)

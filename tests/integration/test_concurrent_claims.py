@@ -93,7 +93,7 @@ def test_two_branches_finishing_together_start_the_join_once(engine):
         engine.dispatcher.queue.clear()
         barrier = threading.Barrier(2)
 
-        def finish(claim):
+        def finish(claim, barrier=barrier):
             barrier.wait()
             engine.record(claim, None, {})
 
