@@ -319,15 +319,8 @@ class Engine:
                 txn.fail_attempt(step, f"node {claim.node.id} asked to wait for something nothing handles",
                                  retryable=False, **fields)
         else:
-            if claim.node.context_write is not None:
-                self._write_context(txn, claim, result)
             txn.complete(step, result, **fields)
             txn.advance(after=claim.node.id)
-
-    def _write_context(self, txn: Transaction, claim: Claim, output: Any) -> None:
-        spec = claim.node.context_write
-        value = render_value(spec["value"], {**(claim.context.variables if claim.context else {}), "output": output})
-        txn.write_context(spec["namespace"], value, spec.get("mode", "merge"))
 
 
 class _Meta:

@@ -39,7 +39,7 @@ from orchestrator.states import (
     EXECUTION_ACTIVE, EXECUTION_TERMINAL, STEP_OPEN, ApprovalStatus, ExecutionStatus as E, OnError,
     StepStatus as S,
 )
-from orchestrator.templating import TemplateError, render_value
+from orchestrator.templating import TemplateError, referenced_names, render_value
 
 if TYPE_CHECKING:
     from orchestrator.engine.core import Engine
@@ -153,7 +153,7 @@ class Transaction:
 
     def open_steps(self) -> int:
         if self._open_in_db is None:
-            self.steps(())
+            _, self._open_in_db = self.engine.sql.steps(self.conn, self.execution.id, ())
         return self._open_in_db + self._open_delta
 
     def variables(self, names: frozenset[str]) -> dict[str, Any]:
@@ -238,6 +238,17 @@ class Transaction:
         self.dispatch(step, not_before)
 
     def complete(self, step: Row, output: Any, message: str | None = None, **fields: Any) -> None:
+        """The step completed with ``output``; its ``context_write`` is applied with it (a value
+        that does not render fails the step instead, without retry)."""
+        spec = self.definition.nodes[step.node_id].context_write
+        if spec is not None:
+            variables = self.variables(referenced_names(spec["value"]))
+            try:
+                value = render_value(spec["value"], {**variables, "output": output})
+            except TemplateError as exc:
+                self.fail_attempt(step, f"context_write of node {step.node_id}: {exc}", retryable=False, **fields)
+                return
+            self.write_context(spec["namespace"], value, spec.get("mode", "merge"))
         self.move_step(step, S.COMPLETED, message, output=output, error_message=None, error_traceback=None, **fields)
         for hook in self.engine.hooks.step_completed:
             hook(self, step, output)
@@ -255,10 +266,9 @@ class Transaction:
                        failed_attempts=failed, error_message=message, error_traceback=traceback, **fields)
             return
         policy = OnError(node.on_error)
-        if policy is OnError.DEFAULT:
-            self.complete(step, node.default_output, f"failed: {message}; default output used",
-                          failed_attempts=failed, **fields)
-            self._write_fields(step, error_message=message, error_traceback=traceback)
+        if policy is OnError.DEFAULT:       # completed, but no context_write: the node did not produce this
+            self.move_step(step, S.COMPLETED, f"failed: {message}; default output used", output=node.default_output,
+                           failed_attempts=failed, error_message=message, error_traceback=traceback, **fields)
         else:
             self.move_step(step, S.FAILED, message, failed_attempts=failed, error_message=message,
                            error_traceback=traceback, **fields)

@@ -9,8 +9,8 @@ import pytest
 from tests.support.api import new_workflow, server_sent_events, submit, workflow_fixture
 
 EXECUTION_FIELDS = {"id", "workflow_id", "version", "status", "trigger", "input", "output", "error",
-                    "created_at", "started_at", "completed_at", "duration_ms"}
-STEP_FIELDS = {"node_id", "node_type", "status", "attempt", "input", "output", "error", "queued_at",
+                    "created_at", "started_at", "completed_at", "duration_ms", "parent_execution_id"}
+STEP_FIELDS = {"node_id", "node_type", "status", "attempt", "turn", "input", "output", "error", "queued_at",
                "started_at", "completed_at", "duration_ms"}
 EVENT_FIELDS = {"seq", "event_type", "node_id", "attempt", "message", "data", "created_at"}
 
@@ -186,3 +186,23 @@ def test_an_unknown_execution_is_404(client):
     unknown = uuid.uuid4()
     assert client.get(f"/api/v1/executions/{unknown}").status_code == 404
     assert client.post(f"/api/v1/executions/{unknown}/cancel").status_code == 404
+
+
+def test_children_contexts_and_messages_of_an_execution(stack, client):
+    child = client.post("/api/v1/workflows", json={"definition": {"name": "child", "nodes": [
+        {"id": "echo", "type": "transform", "config": {"output": "{{ input.n }}"}}]}}).json["id"]
+    parent = client.post("/api/v1/workflows", json={"definition": {"name": "parent", "nodes": [
+        {"id": "map", "type": "subworkflow", "config": {"workflow": "child", "for_each": "{{ [1, 2, 3] }}",
+                                                        "input": {"n": "{{ item }}"}},
+         "context_write": {"namespace": "totals", "value": {"outputs": "{{ output.outputs }}"}}}]}}).json["id"]
+    execution_id = submit(client, parent).json["id"]
+    stack.run()
+    assert client.get(f"/api/v1/executions/{execution_id}").json["status"] == "completed"
+    kids = client.get(f"/api/v1/executions/{execution_id}/children").json["items"]
+    assert len(kids) == 3 and {k["workflow_id"] for k in kids} == {child}
+    assert all(k["trigger"] == "subworkflow" and k["parent_execution_id"] == execution_id for k in kids)
+    contexts = client.get(f"/api/v1/executions/{execution_id}/contexts").json
+    assert contexts["items"][0]["namespace"] == "totals"
+    assert contexts["items"][0]["data"] == {"outputs": [{"echo": 1}, {"echo": 2}, {"echo": 3}]}
+    assert client.get(f"/api/v1/executions/{execution_id}/messages").json == {"items": [], "next_cursor": None}
+    assert client.get(f"/api/v1/executions/{uuid.uuid4()}/children").status_code == 404

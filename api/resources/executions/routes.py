@@ -4,9 +4,10 @@ from __future__ import annotations
 from api.blueprint import Blueprint
 from api.context import engine, owner, transaction
 from api.resources.executions.schemas import (
-    EventHeaders, EventPageSchema, EventQuery, ExecutionPageSchema, ExecutionQuery, ExecutionRefSchema,
-    ExecutionSchema, IdempotencyHeaders, StepPageSchema, SubmitSchema,
+    ContextPageSchema, EventHeaders, EventPageSchema, EventQuery, ExecutionPageSchema, ExecutionQuery,
+    ExecutionRefSchema, ExecutionSchema, IdempotencyHeaders, MessagePageSchema, StepPageSchema, SubmitSchema,
 )
+from api.schemas import PageQuery
 from api.resources.executions.stream import MEDIA_TYPE, event_stream, wants_stream
 from orchestrator import engine as control
 from orchestrator.services import executions
@@ -47,6 +48,32 @@ def steps(execution_id):
     """One row per node: status, attempt, input, output, error, timings"""
     with transaction() as session:
         return executions.list_steps(session, owner(), execution_id)
+
+
+@blp.route("/executions/<uuid:execution_id>/children")
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, ExecutionPageSchema)
+def children(query, execution_id):
+    """The child executions its subworkflow nodes started, newest first"""
+    with transaction() as session:
+        return executions.list_children(session, owner(), execution_id, **query)
+
+
+@blp.route("/executions/<uuid:execution_id>/contexts")
+@blp.response(200, ContextPageSchema)
+def contexts(execution_id):
+    """Its shared contexts, one per namespace (written by context_write, read as context.<namespace>)"""
+    with transaction() as session:
+        return executions.list_contexts(session, owner(), execution_id)
+
+
+@blp.route("/executions/<uuid:execution_id>/messages")
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, MessagePageSchema)
+def messages(query, execution_id):
+    """Agent-to-agent messages between its nodes, oldest first"""
+    with transaction() as session:
+        return executions.list_messages(session, owner(), execution_id, **query)
 
 
 @blp.route("/executions/<uuid:execution_id>/events")

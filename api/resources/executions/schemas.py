@@ -53,6 +53,8 @@ class ExecutionSchema(ExecutionRefSchema):
     started_at = fields.DateTime(required=True, allow_none=True)
     completed_at = fields.DateTime(required=True, allow_none=True)
     duration_ms = fields.Integer(required=True, allow_none=True)
+    parent_execution_id = fields.UUID(required=True, allow_none=True,
+                                      metadata={"description": "Set on a child of a subworkflow node"})
 
 
 class StepSchema(Schema):
@@ -60,6 +62,8 @@ class StepSchema(Schema):
     node_type = fields.String(required=True)
     status = fields.String(required=True, validate=validate.OneOf(StepStatus.values()))
     attempt = fields.Integer(required=True)
+    turn = fields.Integer(required=True, metadata={"description": "Turns of this attempt so far (a node that "
+                                                                  "continues runs again as the next turn)"})
     input = fields.Raw(required=True, allow_none=True,
                        metadata={"description": "The rendered config, secrets masked"})
     output = fields.Raw(required=True, allow_none=True, metadata=ANY_JSON)
@@ -80,6 +84,23 @@ class EventSchema(Schema):
     created_at = fields.DateTime(required=True)
 
 
+class ContextSchema(Schema):
+    namespace = fields.String(required=True)
+    data = fields.Raw(required=True, metadata=ANY_JSON)
+    updated_at = fields.DateTime(required=True)
+
+
+class MessageSchema(Schema):
+    id = fields.UUID(required=True)
+    from_node = fields.String(required=True)
+    to_node = fields.String(required=True)
+    message_type = fields.String(required=True)
+    content = fields.Raw(required=True, metadata=ANY_JSON)
+    created_at = fields.DateTime(required=True)
+
+
 ExecutionPageSchema = page_of(ExecutionSchema, "ExecutionPage")
+ContextPageSchema = page_of(ContextSchema, "ContextPage", "Always null: one page holds every namespace")
+MessagePageSchema = page_of(MessageSchema, "MessagePage")
 StepPageSchema = page_of(StepSchema, "StepPage", "Always null: one page holds every step")
 EventPageSchema = page_of(EventSchema, "EventPage", "Pass as `after` for the next page; null on the last")
