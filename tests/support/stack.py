@@ -42,7 +42,7 @@ class Stack(NamedTuple):
 
 @contextmanager
 def running_stack(tmp: Path, database_url: str, broker_url: str, workers: int = 2,
-                  **env: str) -> Iterator[Stack]:
+                  app: str = "worker.celery_app", **env: str) -> Iterator[Stack]:
     env = {**WORKER_ENV, **env}
     mp = pytest.MonkeyPatch()
     for name, value in env.items():
@@ -55,7 +55,7 @@ def running_stack(tmp: Path, database_url: str, broker_url: str, workers: int = 
                     "ORCHESTRATOR_DATA_DIR": str(tmp), **env}, tmp)
     try:
         for i in range(workers):
-            pool.start(f"w{i + 1}")
+            pool.start(f"w{i + 1}", app=app)
         engine = build_engine(settings, CeleryDispatcher(create_celery(settings)))
         with engine.sessions() as s, s.begin():
             owner = api_keys.get_or_create_user(s, "it@example.com")
