@@ -13,12 +13,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator, SchemaError
-from jsonschema.validators import validator_for
 from marshmallow import ValidationError
 from yaml.composer import ComposerError
 
 from orchestrator.definitions.graph import find_cycles
+from orchestrator.definitions.input_schema import InputSchemaError, check_input_schema, input_errors
 from orchestrator.definitions.model import EdgeSpec, NodeSpec, WorkflowDefinition
 from orchestrator.definitions.schema import DefinitionSchema, EdgeSchema, NodeSchema
 from orchestrator.nodes.registry import UnknownNodeType, config_schema_of, get_node_type
@@ -210,9 +209,9 @@ def _input_schema_errors(input_schema: dict[str, Any] | None) -> list[str]:
     if input_schema is None:
         return []
     try:
-        validator_for(input_schema, default=Draft202012Validator).check_schema(input_schema)
-    except SchemaError as exc:
-        return [f"input_schema{exc.json_path[1:]}: {exc.message}"]
+        check_input_schema(input_schema)
+    except InputSchemaError as exc:
+        return exc.errors
     return []
 
 
@@ -251,8 +250,6 @@ def validate_input(definition: WorkflowDefinition, input: Any) -> None:  # noqa:
     """Raise InputValidationError if ``input`` does not match the definition's input_schema."""
     if definition.input_schema is None:
         return
-    validator_class = validator_for(definition.input_schema, default=Draft202012Validator)
-    validator = validator_class(definition.input_schema, format_checker=validator_class.FORMAT_CHECKER)
-    problems = sorted(validator.iter_errors(input), key=lambda error: error.json_path)
+    problems = input_errors(definition.input_schema, input)
     if problems:
-        raise InputValidationError([f"{error.json_path}: {error.message}" for error in problems])
+        raise InputValidationError(problems)
