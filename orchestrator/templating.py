@@ -17,13 +17,14 @@ from typing import Any, Callable
 
 import jinja2
 from jinja2 import meta
-from jinja2 import StrictUndefined, Template, Undefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2 import Template, Undefined
+from jinja2.sandbox import SecurityError
 
-# Results of ``*`` and ``**`` larger than these are refused, so that a template cannot
-# exhaust a worker's memory or CPU with ``'x' * 10**10`` or ``9 ** 9 ** 9``.
-MAX_SEQUENCE_LENGTH = 1_000_000
-MAX_POWER_BITS = 100_000
+from orchestrator.budget import DEFAULT_BUDGET, OverBudget, RenderBudget, check_size, spending
+from orchestrator.sandbox import Sandbox
+
+__all__ = ["RenderBudget", "TemplateError", "check_condition", "check_template", "child_path", "evaluate_condition",
+           "is_templated", "iter_strings", "referenced_names", "render_string", "render_value"]
 
 Renderer = Callable[[dict[str, Any]], Any]
 
@@ -32,32 +33,13 @@ class TemplateError(ValueError):
     """A template or condition does not parse, or failed to render; the message says which."""
 
 
-class _Environment(ImmutableSandboxedEnvironment):
-    """The sandbox, where templates also cannot modify the data they see."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        # ``output.items`` means the key "items" of JSON data, not the dict method.
-        if isinstance(obj, Mapping) and attribute in obj:
-            return obj[attribute]
-        return super().getattr(obj, attribute)
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "*":
-            for sequence, count in ((left, right), (right, left)):
-                if isinstance(sequence, (str, list, tuple)) and isinstance(count, int):
-                    if len(sequence) * count > MAX_SEQUENCE_LENGTH:
-                        raise SecurityError(f"'*' would build a sequence longer than {MAX_SEQUENCE_LENGTH}")
-        elif isinstance(left, int) and isinstance(right, int) and right > 0:
-            if max(left.bit_length(), 1) * right > MAX_POWER_BITS:
-                raise SecurityError(f"'**' would build a number of more than {MAX_POWER_BITS} bits")
-        return super().call_binop(context, operator, left, right)
-
-
 @lru_cache(maxsize=1)
-def _environment() -> _Environment:
-    return _Environment(undefined=StrictUndefined, autoescape=False)
+def _environment() -> Sandbox:
+    return Sandbox()
+
+
+# What Jinja's parser and Python's compiler raise for "((((...))))" some hundred levels deep.
+_TOO_DEEP = (RecursionError, SyntaxError, MemoryError)
 
 
 def _syntax_message(exc: jinja2.TemplateSyntaxError) -> str:
@@ -82,10 +64,14 @@ def _compile_string(text: str) -> tuple[str | None, Renderer]:
             return expression, env.compile_expression(expression, undefined_to_none=False)
         except jinja2.TemplateSyntaxError:
             pass  # "{{ a }} and {{ b }}" is a template, not one expression
+        except _TOO_DEEP:
+            raise TemplateError("template is nested too deeply") from None
     try:
         template: Template = env.from_string(text)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"template does not parse: {_syntax_message(exc)}") from None
+    except _TOO_DEEP:
+        raise TemplateError("template is nested too deeply") from None
     return None, template.render
 
 
@@ -95,6 +81,8 @@ def _compile_condition(expr: str) -> Renderer:
         return _environment().compile_expression(expr, undefined_to_none=False)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"condition does not parse: {_syntax_message(exc)}") from None
+    except _TOO_DEEP:
+        raise TemplateError("condition is nested too deeply") from None
 
 
 def _defined(value: Any) -> Any:
@@ -152,7 +140,7 @@ def is_templated(value: Any) -> bool:
 def _names_in(text: str) -> frozenset[str]:
     try:
         return frozenset(meta.find_undeclared_variables(_environment().parse(text)))
-    except jinja2.TemplateSyntaxError:
+    except (jinja2.TemplateSyntaxError, *_TOO_DEEP):
         return frozenset()
 
 
@@ -168,38 +156,59 @@ def referenced_names(value: Any, conditions: Iterable[str] = ()) -> frozenset[st
     return frozenset(names)
 
 
-def _guarded(where: str, compute: Callable[[], Any]) -> Any:
-    """Run user template code, turning any failure into a TemplateError that says where."""
+def _guarded(where: str, compute: Callable[[], Any], budget: RenderBudget) -> Any:
+    """Run user template code under ``budget``, turning any failure into a TemplateError that
+    says where."""
     try:
-        return compute()
+        with spending(budget):
+            return compute()
+    except OverBudget as exc:
+        raise TemplateError(f"{where}: over the render budget: it {exc}") from None
     except SecurityError as exc:
         raise TemplateError(f"{where}: refused by the sandbox: {exc}") from None
     except jinja2.UndefinedError as exc:
         raise TemplateError(f"{where}: {exc.message}") from None
+    except RecursionError:
+        raise TemplateError(f"{where}: nested too deeply") from None
     except Exception as exc:  # noqa: BLE001 - user code may raise anything (1/0, 'a' + 1, ...)
         raise TemplateError(f"{where}: {type(exc).__name__}: {exc}") from None
 
 
-def render_string(text: str, variables: dict[str, Any], path: str = "$") -> Any:
+def _native(render: Renderer, variables: dict[str, Any]) -> Any:
+    return check_size(_to_json(_defined(render(variables))))
+
+
+def render_string(text: str, variables: dict[str, Any], path: str = "$",
+                  budget: RenderBudget = DEFAULT_BUDGET) -> Any:
     """Render one string: the native value of a single ``{{ expr }}``, else a string."""
     expression, render = _compile_string(text)
     if expression is None:
-        return _guarded(path, lambda: render(variables))
-    return _guarded(f"{path}: {{{{ {expression} }}}}", lambda: _to_json(_defined(render(variables))))
+        return _guarded(path, lambda: render(variables), budget)
+    return _guarded(f"{path}: {{{{ {expression} }}}}", lambda: _native(render, variables), budget)
 
 
-def render_value(value: Any, variables: dict[str, Any], path: str = "$") -> Any:
-    """Render every string in a JSON-like value (keys are left as they are)."""
+def render_value(value: Any, variables: dict[str, Any], path: str = "$",
+                 budget: RenderBudget = DEFAULT_BUDGET) -> Any:
+    """Render every string in a JSON-like value (keys are left as they are), all of it within
+    one ``budget``: its time is for the whole value, its size for each string rendered."""
+    try:
+        with spending(budget):
+            return _render(value, variables, path, budget)
+    except OverBudget as exc:   # ran out between two strings
+        raise TemplateError(f"{path}: over the render budget: it {exc}") from None
+
+
+def _render(value: Any, variables: dict[str, Any], path: str, budget: RenderBudget) -> Any:
     if isinstance(value, str):
-        return render_string(value, variables, path)
+        return render_string(value, variables, path, budget)
     if isinstance(value, Mapping):
-        return {key: render_value(item, variables, child_path(path, key)) for key, item in value.items()}
+        return {key: _render(item, variables, child_path(path, key), budget) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [render_value(item, variables, child_path(path, index)) for index, item in enumerate(value)]
+        return [_render(item, variables, child_path(path, index), budget) for index, item in enumerate(value)]
     return value
 
 
-def evaluate_condition(expr: str, variables: dict[str, Any]) -> bool:
+def evaluate_condition(expr: str, variables: dict[str, Any], budget: RenderBudget = DEFAULT_BUDGET) -> bool:
     """The truth of an edge condition; undefined names are errors, not False."""
     evaluate = _compile_condition(expr)
-    return _guarded(f"condition {expr!r}", lambda: bool(_defined(evaluate(variables))))
+    return _guarded(f"condition {expr!r}", lambda: bool(_defined(evaluate(variables))), budget)
