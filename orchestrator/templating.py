@@ -11,9 +11,12 @@ expression, never the rest of the text, which may hold secrets.
 """
 from __future__ import annotations
 
+import functools
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import jinja2
 from jinja2 import meta
@@ -38,6 +41,37 @@ def _environment() -> Sandbox:
     return Sandbox()
 
 
+# Compiled templates take some 25 bytes per character of source: each cache below holds at
+# most this many characters of source, whatever the number of templates.
+CACHE_CHARACTERS = 2_000_000
+T = TypeVar("T")
+
+
+def _cached_by_length(function: Callable[[str], T]) -> Callable[[str], T]:
+    """A least-recently-used cache of ``function(text)`` bounded by the total length of the texts."""
+    entries: OrderedDict[str, T] = OrderedDict()
+    lock = threading.Lock()
+    size = 0
+
+    @functools.wraps(function)
+    def cached(text: str) -> T:
+        nonlocal size
+        with lock:
+            if text in entries:
+                entries.move_to_end(text)
+                return entries[text]
+        result = function(text)
+        with lock:
+            if text not in entries:
+                entries[text] = result
+                size += len(text)
+                while size > CACHE_CHARACTERS and len(entries) > 1:
+                    size -= len(entries.popitem(last=False)[0])
+        return result
+
+    return cached
+
+
 # What Jinja's parser and Python's compiler raise for "((((...))))" some hundred levels deep.
 _TOO_DEEP = (RecursionError, SyntaxError, MemoryError)
 
@@ -54,7 +88,7 @@ def _expression_of(text: str) -> str | None:
     return stripped[2:-2].removeprefix("-").removesuffix("-").strip()  # "-": whitespace control
 
 
-@lru_cache(maxsize=4096)
+@_cached_by_length
 def _compile_string(text: str) -> tuple[str | None, Renderer]:
     """(the expression if the string is exactly one, a function of the variables)."""
     env = _environment()
@@ -75,7 +109,7 @@ def _compile_string(text: str) -> tuple[str | None, Renderer]:
     return None, template.render
 
 
-@lru_cache(maxsize=4096)
+@_cached_by_length
 def _compile_condition(expr: str) -> Renderer:
     try:
         return _environment().compile_expression(expr, undefined_to_none=False)
@@ -136,7 +170,7 @@ def is_templated(value: Any) -> bool:
     return any("{{" in text or "{%" in text for _, text in iter_strings(value))
 
 
-@lru_cache(maxsize=4096)
+@_cached_by_length
 def _names_in(text: str) -> frozenset[str]:
     try:
         return frozenset(meta.find_undeclared_variables(_environment().parse(text)))

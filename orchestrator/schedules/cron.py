@@ -89,7 +89,9 @@ def next_slot(cron: str, tz: str, after: datetime) -> datetime:
     where = zone(tz)
     try:
         return _instant(where, _step(cron, _floor(where, after), forward=True))
-    except OverflowError:
+    except CronError:
+        raise
+    except (OverflowError, ValueError):     # past datetime.max: "year 10000 is out of range"
         raise CronError(f"cron expression {cron!r} has no slot after {after.isoformat()} "
                         f"before the end of year {datetime.max.year}") from None
 

@@ -2,9 +2,13 @@
 that names the problem, quickly, and never reaches beyond the API process."""
 from __future__ import annotations
 
+import base64
+import json
 import time
+import uuid
 
 import pytest
+from sqlalchemy import text
 
 from tests.support.api import submit
 from tests.support.httpserver import LocalHTTPServer
@@ -65,3 +69,55 @@ def test_a_pattern_that_needs_backtracking_is_refused_when_saved(client):
     response = _create(client, input_schema={"type": "string", "pattern": "^(a)\\1$"})
     assert response.status_code == 422
     assert "not supported" in response.json["errors"]["definition"][0]
+
+
+@pytest.mark.parametrize("zone", ["America", "Etc", "__pycache__", "zoneinfo", "../../etc/passwd"])
+def test_a_time_zone_that_is_not_a_zone_name_is_422(client, workflow, zone):
+    response = client.post(f"/api/v1/workflows/{workflow['id']}/schedules",
+                           json={"cron_expression": "0 * * * *", "timezone": zone})
+    assert response.status_code == 422
+    assert response.json["errors"]["timezone"] == [
+        f"unknown time zone {zone!r}: use an IANA name such as 'Europe/Paris' or 'UTC'"]
+
+
+def test_a_random_cron_field_is_refused_and_a_stored_one_does_not_break_the_list(stack, client, workflow):
+    response = client.post(f"/api/v1/workflows/{workflow['id']}/schedules", json={"cron_expression": "R R * * *"})
+    assert response.status_code == 422
+    assert "cron_expression" in response.json["errors"]
+    created = client.post(f"/api/v1/workflows/{workflow['id']}/schedules", json={"cron_expression": "0 * * * *"}).json
+    with stack.engine.sessions.begin() as session:        # stored before the check existed
+        session.execute(text("UPDATE scheduled_workflows SET cron_expression = 'R R * * *' WHERE id = :id"),
+                        {"id": uuid.UUID(created["id"]).hex})
+    listed = client.get("/api/v1/schedules")
+    assert listed.status_code == 200
+    assert listed.json["items"][0]["description"] == "R R * * * (UTC)"
+    assert client.get(f"/api/v1/schedules/{created['id']}").status_code == 200
+
+
+@pytest.mark.parametrize("start_at", ["9999-12-31T23:59:00Z", "9999-12-31T23:59:59-23:59"])
+def test_a_start_at_without_any_slot_before_year_9999_is_422(client, workflow, start_at):
+    response = client.post(f"/api/v1/workflows/{workflow['id']}/schedules",
+                           json={"cron_expression": "0 0 1 1 *", "start_at": start_at})
+    assert response.status_code == 422, response.json
+    assert "start_at" in response.json["errors"]
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
+@pytest.mark.parametrize("resource", ["workflows", "executions", "schedules", "approvals"])
+def test_a_cursor_with_an_extreme_timestamp_is_422(client, resource, moment):
+    cursor = base64.urlsafe_b64encode(json.dumps([moment, str(uuid.uuid4())]).encode()).decode().rstrip("=")
+    response = client.get(f"/api/v1/{resource}", query_string={"cursor": cursor})
+    assert response.status_code == 422
+    assert response.json["errors"] == {"cursor": ["not a cursor that this API returned"]}
+
+
+@pytest.mark.parametrize("definition", [
+    {"nodes": [{"id": "a", "type": "transform", "config": {"output": "{{ " + "(" * 300 + "1" + ")" * 300 + " }}"}}]},
+    {"nodes": [{"id": "a", "type": "noop"}, {"id": "b", "type": "noop"}],
+     "edges": [{"source": "a", "target": "b", "condition": "[" * 250 + "]" * 250}]},
+    {"nodes": [{"id": "a", "type": "noop"}], "output": "{% if 1 %}" * 200 + "{% endif %}" * 200},
+])
+def test_templates_and_conditions_nested_hundreds_deep_are_422(client, definition):
+    response = client.post("/api/v1/workflows", json={"definition": {"name": "deep", **definition}})
+    assert response.status_code == 422
+    assert "nested too deeply" in response.json["errors"]["definition"][0]
