@@ -216,8 +216,8 @@ def test_human_approval_notifies_with_the_token(server):
     payload = json.loads(request["body"])
     assert payload["execution_id"] == "exec-1" and payload["node_id"] == "step"
     assert payload["approval_token"] == "tok-123"
-    assert payload["approve_url_path"] == "/api/v1/approvals/token/tok-123/approve"
-    assert payload["reject_url_path"] == "/api/v1/approvals/token/tok-123/reject"
+    assert payload["approve_url_path"] == "/api/v1/approvals/token/approve"
+    assert payload["reject_url_path"] == "/api/v1/approvals/token/reject"
     expires_at = datetime.fromisoformat(payload["expires_at"])
     assert abs((expires_at - datetime.now(timezone.utc)).total_seconds() - 86400) < 5
 
