@@ -68,6 +68,9 @@ class Settings:
     visibility_timeout_seconds: int = 3600
     # Events (the execution log) of executions finished longer ago are deleted (seed 001); 0 keeps them.
     event_retention_days: int = 30
+    # Open text/event-stream responses per API process; each holds a server thread, so past
+    # this many a new one answers 503 and the threads stay free for other requests.
+    max_event_streams: int = 4
 
     @property
     def is_embedded_database(self) -> bool:
@@ -97,6 +100,7 @@ class Settings:
             requeue_after_seconds=_float(env, "ORCHESTRATOR_REQUEUE_AFTER_SECONDS", 30.0),
             visibility_timeout_seconds=_int(env, "ORCHESTRATOR_VISIBILITY_TIMEOUT_SECONDS", 3600),
             event_retention_days=_int(env, "ORCHESTRATOR_EVENT_RETENTION_DAYS", 30),
+            max_event_streams=_int(env, "ORCHESTRATOR_MAX_EVENT_STREAMS", 4),
         )
 
 
