@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import re
 import secrets
 import uuid
 from contextlib import contextmanager
@@ -34,6 +33,7 @@ from orchestrator.engine.store import load_definition
 from orchestrator.engine.transitions import StaleStep, append_event, lock_step, move_execution, move_step
 from orchestrator.nodes.base import NodeContext, NodeType, Suspend
 from orchestrator.nodes.registry import config_schema_of, get_node_type
+from orchestrator.redaction import redact
 from orchestrator.states import (
     STEP_OPEN, ApprovalStatus, ExecutionStatus as E, OnError, StepStatus as S,
 )
@@ -46,17 +46,7 @@ _STEP_ROWS = select(ExecutionStep.id, ExecutionStep.node_id, ExecutionStep.node_
                     ExecutionStep.output, ExecutionStep.attempt, ExecutionStep.started_at) \
     .where(ExecutionStep.execution_id == bindparam("execution_id"))
 
-SENSITIVE_KEY = re.compile(r"authorization|token|secret|password|passwd|api[-_]?key|cookie", re.I)
 EARLY_TOLERANCE = timedelta(milliseconds=500)
-
-
-def redact(value: Any) -> Any:
-    """A copy of a rendered config fit to store as the step's input: secrets masked."""
-    if isinstance(value, dict):
-        return {k: "***" if SENSITIVE_KEY.search(str(k)) else redact(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact(v) for v in value]
-    return value
 
 
 def _states(rows: dict[str, Row]) -> dict[str, StepState]:

@@ -121,3 +121,28 @@ def test_templates_and_conditions_nested_hundreds_deep_are_422(client, definitio
     response = client.post("/api/v1/workflows", json={"definition": {"name": "deep", **definition}})
     assert response.status_code == 422
     assert "nested too deeply" in response.json["errors"]["definition"][0]
+
+
+def test_secrets_are_not_stored_in_plaintext_in_step_inputs_or_the_structure_tables(stack, client):
+    secrets = ["hunter2", "sig-4f2a", "PASS123", "K3Y-val", "s3cr3t", "sec-val", "Node Name Secret", "input.tier"]
+    definition = {"name": "secrets", "nodes": [
+        {"id": "call", "type": "http_request", "name": "Node Name Secret", "on_error": "continue", "config": {
+            "method": "POST", "url": "http://user:PASS123@127.0.0.1:9/x?api_key=K3Y-val",
+            "headers": {"Authentication": "hunter2", "X-Signature": "sig-4f2a", "Content-Type": "text/plain"},
+            "body": "user=a&pass=s3cr3t"}},
+        {"id": "post", "type": "http_request", "on_error": "continue", "config": {
+            "method": "POST", "url": "http://127.0.0.1:9/token", "json": {"client_credentials": "id:sec-val"}}},
+        {"id": "end", "type": "noop"}],
+        "edges": [{"source": "post", "target": "end", "condition": "input.tier == 'gold'"}]}
+    workflow = client.post("/api/v1/workflows", json={"definition": definition}).json
+    execution_id = submit(client, workflow["id"], {"tier": "gold"}).json["id"]
+    stack.run()
+    steps = {s["node_id"]: s for s in client.get(f"/api/v1/executions/{execution_id}/steps").json["items"]}
+    assert steps["call"]["input"]["headers"]["Content-Type"] == "text/plain"
+    assert steps["post"]["input"]["json"] == {"client_credentials": "***"}
+    with stack.engine.sessions() as session:
+        stored = json.dumps([list(row) for row in session.execute(text(
+            "SELECT input, output FROM execution_steps UNION ALL SELECT name, type FROM nodes "
+            "UNION ALL SELECT condition, source_node_id FROM edges"))], default=str)
+    assert [secret for secret in secrets if secret in stored] == []
+    assert client.get(f"/api/v1/workflows/{workflow['id']}").json["definition"]["nodes"][0]["name"] == "Node Name Secret"
