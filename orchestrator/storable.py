@@ -12,13 +12,18 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from orchestrator.templating import child_path
-
 MAX_DEPTH = 64
 # Far beyond any count, and below both Python's int-to-text limit (4,300 digits) and the
 # largest float, so every JSON reader can take the number.
 MAX_INT_DIGITS = 300
 _INT_LIMIT = 10 ** MAX_INT_DIGITS
+
+
+def child_path(path: str, key: Any) -> str:
+    """The JSON path of ``key`` (a dict key or list index) inside the value at ``path``."""
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else str(key)
 
 
 class NotStorable(ValueError):

@@ -25,6 +25,7 @@ from jinja2.sandbox import SecurityError
 
 from orchestrator.budget import DEFAULT_BUDGET, OverBudget, RenderBudget, check_size, spending
 from orchestrator.sandbox import Sandbox
+from orchestrator.storable import NotStorable, check_storable, child_path
 
 __all__ = ["RenderBudget", "TemplateError", "check_condition", "check_template", "child_path", "evaluate_condition",
            "is_templated", "iter_strings", "referenced_names", "render_string", "render_value"]
@@ -136,13 +137,6 @@ def _to_json(value: Any) -> Any:
     return str(value)
 
 
-def child_path(path: str, key: Any) -> str:
-    """The JSON path of ``key`` (a dict key or list index) inside the value at ``path``."""
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    return f"{path}.{key}" if path else str(key)
-
-
 def check_template(text: str) -> None:
     """Raise TemplateError if ``text`` is not a valid template."""
     _compile_string(text)
@@ -224,12 +218,19 @@ def render_string(text: str, variables: dict[str, Any], path: str = "$",
 def render_value(value: Any, variables: dict[str, Any], path: str = "$",
                  budget: RenderBudget = DEFAULT_BUDGET) -> Any:
     """Render every string in a JSON-like value (keys are left as they are), all of it within
-    one ``budget``: its time is for the whole value, its size for each string rendered."""
+    one ``budget``: its time is for the whole value, its size for each string rendered. What
+    templates produce must be storable (no NUL, NaN or Infinity, huge integers...)."""
     try:
         with spending(budget):
-            return _render(value, variables, path, budget)
+            rendered = _render(value, variables, path, budget)
     except OverBudget as exc:   # ran out between two strings
         raise TemplateError(f"{path}: over the render budget: it {exc}") from None
+    if is_templated(value):     # what templates made is stored next: it must be storable
+        try:
+            check_storable(rendered, path)
+        except NotStorable as exc:
+            raise TemplateError(f"the rendered value cannot be stored: {exc}") from None
+    return rendered
 
 
 def _render(value: Any, variables: dict[str, Any], path: str, budget: RenderBudget) -> Any:

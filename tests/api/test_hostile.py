@@ -146,3 +146,67 @@ def test_secrets_are_not_stored_in_plaintext_in_step_inputs_or_the_structure_tab
             "UNION ALL SELECT condition, source_node_id FROM edges"))], default=str)
     assert [secret for secret in secrets if secret in stored] == []
     assert client.get(f"/api/v1/workflows/{workflow['id']}").json["definition"]["nodes"][0]["name"] == "Node Name Secret"
+
+
+@pytest.mark.parametrize("template, reason", [
+    ("{{ '\\x00' }}", "$.output has a NUL character (\\u0000)"),
+    ("{{ [1e308 * 10] }}", "$.output[0] is inf, which JSON cannot hold"),
+    ("{{ 10 ** 5000 }}", "$.output is an integer of more than 300 digits"),
+])
+def test_a_value_the_database_cannot_store_fails_the_step_once(stack, client, template, reason):
+    definition = {"name": "unstorable", "nodes": [{"id": "t", "type": "transform", "config": {"output": template}}]}
+    workflow = client.post("/api/v1/workflows", json={"definition": definition}).json
+    execution_id = submit(client, workflow["id"]).json["id"]
+    stack.run()
+    execution = client.get(f"/api/v1/executions/{execution_id}").json
+    assert execution["status"] == "failed"
+    [step] = client.get(f"/api/v1/executions/{execution_id}/steps").json["items"]
+    assert (step["status"], step["attempt"]) == ("failed", 1)
+    assert reason in step["error"]
+
+
+@pytest.mark.parametrize("node, error", [
+    ({"default_output": {"x": "\x00"}}, "node 'a' default_output: $.x has a NUL character (\\u0000)"),
+    ({"retry": {"max_attempts": 3, "backoff_seconds": 1e300}},
+     "node 'a' retry.backoff_seconds: Must be greater than or equal to 0 and less than or equal to 315360000."),
+    ({"timeout_seconds": 1e300}, "node 'a' timeout_seconds: Must be greater than 0 and less than or equal to 315360000."),
+])
+def test_numbers_and_defaults_that_could_not_be_used_are_refused_with_the_definition(client, node, error):
+    response = client.post("/api/v1/workflows", json={"definition": {
+        "name": "bad", "nodes": [{"id": "a", "type": "noop", "on_error": "default", **node}]}})
+    assert response.status_code == 422
+    assert response.json["errors"]["definition"] == [error]
+
+
+def test_a_definition_timeout_of_10_to_the_12_is_refused_where_it_was_a_500_on_submit(client):
+    response = _create(client, timeout_seconds=10**12)
+    assert response.status_code == 422
+    assert response.json["errors"]["definition"] == [
+        "timeout_seconds: Must be greater than or equal to 1 and less than or equal to 315360000."]
+
+
+def test_a_large_definition_is_refused_before_it_costs_anything(client):
+    started = time.monotonic()
+    response = _create(client, output="{{x}}" * 170_000)
+    assert response.status_code == 422
+    assert response.json["errors"]["definition"] == [
+        "the definition holds 850000 characters of templates and conditions; the limit is 100000"]
+    chain = [{"id": f"n{i}", "type": "noop"} for i in range(10_000)]
+    response = client.post("/api/v1/workflows", json={"definition": {"name": "chain", "nodes": chain}})
+    assert response.status_code == 422
+    assert response.json["errors"]["definition"] == ["nodes: must list at most 1000 nodes"]
+    assert time.monotonic() - started < 2
+
+
+def test_a_cpu_heavy_template_fails_its_step_after_the_render_budget(stack, client):
+    loops = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    definition = {"name": "busy", "nodes": [{"id": "t", "type": "transform", "timeout_seconds": 2,
+                                             "config": {"output": loops}}]}
+    workflow = client.post("/api/v1/workflows", json={"definition": definition}).json
+    execution_id = submit(client, workflow["id"]).json["id"]
+    started = time.monotonic()
+    stack.run()
+    assert time.monotonic() - started < 10
+    [step] = client.get(f"/api/v1/executions/{execution_id}/steps").json["items"]
+    assert step["status"] == "failed"
+    assert "$.output: over the render budget: it took longer than 5 s" in step["error"]
