@@ -3,7 +3,7 @@
 ``RenderBudget`` is the limit; ``spending(budget)`` runs a render under it. The sandbox's
 hooks call ``check_size`` on every string and list they produce (or are about to produce),
 and a watchdog thread interrupts the render's thread once the time is up, even inside a
-``{% for %}`` loop that calls no hook: it raises ``OverBudget`` in that thread with
+``{% for %}`` loop that calls no hook: it raises an exception in that thread with
 ``PyThreadState_SetAsyncExc``, the way a debugger interrupts Python code. C code that runs
 long without returning to Python is not interrupted; the size checks keep such calls small.
 """
@@ -36,9 +36,13 @@ class RenderBudget:
 DEFAULT_BUDGET = RenderBudget()
 
 
-class OverBudget(BaseException):
-    """A render went over its budget. A BaseException so that no ``except Exception`` in a
-    filter or in Jinja swallows it on its way out of the render."""
+class OverBudget(Exception):
+    """A render went over its budget; the message says how."""
+
+
+class _OutOfTime(BaseException):
+    """Raised by the watchdog inside the render's thread: a BaseException, so that no
+    ``except Exception`` in a filter or in Jinja swallows it on its way out of the render."""
 
 
 @dataclass
@@ -149,7 +153,7 @@ class _Watchdog:
                     continue
                 heapq.heappop(self._heap)
                 del self._armed[ticket]
-                _raise_in(thread_id, OverBudget)
+                _raise_in(thread_id, _OutOfTime)
 
 
 def _raise_in(thread_id: int, exception: type[BaseException] | None) -> None:
@@ -176,10 +180,8 @@ def spending(budget: RenderBudget) -> Iterator[None]:
         finally:
             fired = _watchdog.disarm(ticket)
         if fired:
-            raise OverBudget(f"took longer than {budget.seconds:g} s")
-    except OverBudget as exc:
-        if exc.args:
-            raise
+            raise _OutOfTime
+    except _OutOfTime:
         raise OverBudget(f"took longer than {budget.seconds:g} s") from None
     finally:
         _current.reset(token)

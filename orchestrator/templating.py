@@ -207,8 +207,9 @@ def _native(render: Renderer, variables: dict[str, Any]) -> Any:
 
 
 def render_string(text: str, variables: dict[str, Any], path: str = "$",
-                  budget: RenderBudget = DEFAULT_BUDGET) -> Any:
+                  budget: RenderBudget | None = None) -> Any:
     """Render one string: the native value of a single ``{{ expr }}``, else a string."""
+    budget = budget or DEFAULT_BUDGET
     expression, render = _compile_string(text)
     if expression is None:
         return _guarded(path, lambda: render(variables), budget)
@@ -216,10 +217,12 @@ def render_string(text: str, variables: dict[str, Any], path: str = "$",
 
 
 def render_value(value: Any, variables: dict[str, Any], path: str = "$",
-                 budget: RenderBudget = DEFAULT_BUDGET) -> Any:
+                 budget: RenderBudget | None = None) -> Any:
     """Render every string in a JSON-like value (keys are left as they are), all of it within
     one ``budget``: its time is for the whole value, its size for each string rendered. What
-    templates produce must be storable (no NUL, NaN or Infinity, huge integers...)."""
+    templates produce must be storable (no NUL, NaN or Infinity, huge integers...).
+    ``budget`` defaults to ``DEFAULT_BUDGET``."""
+    budget = budget or DEFAULT_BUDGET
     try:
         with spending(budget):
             rendered = _render(value, variables, path, budget)
@@ -243,7 +246,7 @@ def _render(value: Any, variables: dict[str, Any], path: str, budget: RenderBudg
     return value
 
 
-def evaluate_condition(expr: str, variables: dict[str, Any], budget: RenderBudget = DEFAULT_BUDGET) -> bool:
+def evaluate_condition(expr: str, variables: dict[str, Any], budget: RenderBudget | None = None) -> bool:
     """The truth of an edge condition; undefined names are errors, not False."""
     evaluate = _compile_condition(expr)
-    return _guarded(f"condition {expr!r}", lambda: bool(_defined(evaluate(variables))), budget)
+    return _guarded(f"condition {expr!r}", lambda: bool(_defined(evaluate(variables))), budget or DEFAULT_BUDGET)
