@@ -29,7 +29,7 @@ MAX_INT_BITS = 100_000
 # printf-style conversions: %(name)s, %-10.3f, %*d ...
 _PRINTF = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?[a-zA-Z%]")
 # Filters and str methods whose numeric argument is a width or a count of things built.
-_WIDTH_FILTERS = frozenset({"center", "batch", "slice", "indent", "wordwrap", "truncate"})
+_WIDTH_FILTERS = frozenset({"center", "batch", "slice", "indent"})
 _WIDTH_METHODS = frozenset({"ljust", "rjust", "center", "zfill"})
 
 
