@@ -19,7 +19,7 @@ from typing import Any
 MASK = "***"
 
 SENSITIVE_NAME = re.compile(
-    r"auth(?!or)|token|secret|passw|pwd|^pass$|api[-_]?key|apikey|access[-_]?key|private[-_]?key|^key$|cookie"
+    r"auth(?!or)|authoriz|token|secret|passw|pwd|^pass$|api[-_]?key|apikey|access[-_]?key|private[-_]?key|^key$|cookie"
     r"|credential|signature|^sig$|session|jwt|bearer",
     re.I,
 )

@@ -10,6 +10,8 @@ from orchestrator.redaction import MASK, redact
 
 @pytest.mark.parametrize("config, secret", [
     ({"headers": {"Authentication": "hunter2"}}, "hunter2"),
+    ({"auth": {"Authorization": "tok-in-a-dict"}}, "tok-in-a-dict"),
+    ({"params": {"authorization": "tok-2"}}, "tok-2"),
     ({"headers": {"X-Signature": "sha256=abc123"}}, "abc123"),
     ({"headers": {"X-Custom-Auth-Thing": "opaque-key-1"}}, "opaque-key-1"),
     ({"url": "http://user:PASS123@api.example.com/x"}, "PASS123"),
