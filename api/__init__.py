@@ -1,7 +1,7 @@
 """The HTTP API (DESIGN section 6). ``create_app`` is the composition root; nothing runs at import."""
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
 
 from api.auth import API_PREFIX, SCHEME, authenticate
 from api.context import Orchestrator
@@ -22,6 +22,15 @@ DESCRIPTION = """Durable workflow orchestration. Every resource under /api/v1 ne
 the key's owner: another owner's id answers 404. Errors are `{code, status, message, errors}`."""
 
 
+def read_streamed_body() -> None:
+    """``before_request``: a chunked body has no Content-Length to refuse in advance, and reading
+    it stops at MAX_CONTENT_LENGTH without a word; read it here, so one over the limit is a 413
+    (the stream raises it past the limit), not a body cut short that fails as bad JSON."""
+    if request.content_length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        request.get_data(cache=True)
+        request.stream.read(1)
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
     """The API over ``engine`` (default: one that dispatches through Celery on the settings' broker)."""
     settings = settings or (engine.settings if engine else Settings.from_env())
@@ -39,6 +48,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     metrics = Metrics(engine)
     app.extensions["orchestrator"] = Orchestrator(engine, celery, metrics)
     metrics.init_app(app)
+    app.before_request(read_streamed_body)
     app.before_request(authenticate)
     api = Api(app)
     api.spec.components.security_scheme(SCHEME, {"type": "http", "scheme": "bearer"})

@@ -71,6 +71,9 @@ class Settings:
     # How deep child executions (subworkflow nodes) may nest, and how many items one map may have.
     max_child_depth: int = 5
     max_map_items: int = 1000
+    # Open text/event-stream responses per API process; each holds a server thread, so past
+    # this many a new one answers 503 and the threads stay free for other requests.
+    max_event_streams: int = 4
 
     @property
     def is_embedded_database(self) -> bool:
@@ -102,6 +105,7 @@ class Settings:
             event_retention_days=_int(env, "ORCHESTRATOR_EVENT_RETENTION_DAYS", 30),
             max_child_depth=_int(env, "ORCHESTRATOR_MAX_CHILD_DEPTH", 5),
             max_map_items=_int(env, "ORCHESTRATOR_MAX_MAP_ITEMS", 1000),
+            max_event_streams=_int(env, "ORCHESTRATOR_MAX_EVENT_STREAMS", 4),
         )
 
 

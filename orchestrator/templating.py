@@ -11,19 +11,24 @@ expression, never the rest of the text, which may hold secrets.
 """
 from __future__ import annotations
 
+import functools
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import jinja2
 from jinja2 import meta
-from jinja2 import StrictUndefined, Template, Undefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2 import Template, Undefined
+from jinja2.sandbox import SecurityError
 
-# Results of ``*`` and ``**`` larger than these are refused, so that a template cannot
-# exhaust a worker's memory or CPU with ``'x' * 10**10`` or ``9 ** 9 ** 9``.
-MAX_SEQUENCE_LENGTH = 1_000_000
-MAX_POWER_BITS = 100_000
+from orchestrator.budget import DEFAULT_BUDGET, OverBudget, RenderBudget, check_size, spending
+from orchestrator.sandbox import Sandbox
+from orchestrator.storable import NotStorable, check_storable, child_path
+
+__all__ = ["RenderBudget", "TemplateError", "check_condition", "check_template", "child_path", "evaluate_condition",
+           "is_templated", "iter_strings", "referenced_names", "render_string", "render_value"]
 
 Renderer = Callable[[dict[str, Any]], Any]
 
@@ -32,32 +37,44 @@ class TemplateError(ValueError):
     """A template or condition does not parse, or failed to render; the message says which."""
 
 
-class _Environment(ImmutableSandboxedEnvironment):
-    """The sandbox, where templates also cannot modify the data they see."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        # ``output.items`` means the key "items" of JSON data, not the dict method.
-        if isinstance(obj, Mapping) and attribute in obj:
-            return obj[attribute]
-        return super().getattr(obj, attribute)
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "*":
-            for sequence, count in ((left, right), (right, left)):
-                if isinstance(sequence, (str, list, tuple)) and isinstance(count, int):
-                    if len(sequence) * count > MAX_SEQUENCE_LENGTH:
-                        raise SecurityError(f"'*' would build a sequence longer than {MAX_SEQUENCE_LENGTH}")
-        elif isinstance(left, int) and isinstance(right, int) and right > 0:
-            if max(left.bit_length(), 1) * right > MAX_POWER_BITS:
-                raise SecurityError(f"'**' would build a number of more than {MAX_POWER_BITS} bits")
-        return super().call_binop(context, operator, left, right)
-
-
 @lru_cache(maxsize=1)
-def _environment() -> _Environment:
-    return _Environment(undefined=StrictUndefined, autoescape=False)
+def _environment() -> Sandbox:
+    return Sandbox()
+
+
+# Compiled templates take some 25 bytes per character of source: each cache below holds at
+# most this many characters of source, whatever the number of templates.
+CACHE_CHARACTERS = 2_000_000
+T = TypeVar("T")
+
+
+def _cached_by_length(function: Callable[[str], T]) -> Callable[[str], T]:
+    """A least-recently-used cache of ``function(text)`` bounded by the total length of the texts."""
+    entries: OrderedDict[str, T] = OrderedDict()
+    lock = threading.Lock()
+    size = 0
+
+    @functools.wraps(function)
+    def cached(text: str) -> T:
+        nonlocal size
+        with lock:
+            if text in entries:
+                entries.move_to_end(text)
+                return entries[text]
+        result = function(text)
+        with lock:
+            if text not in entries:
+                entries[text] = result
+                size += len(text)
+                while size > CACHE_CHARACTERS and len(entries) > 1:
+                    size -= len(entries.popitem(last=False)[0])
+        return result
+
+    return cached
+
+
+# What Jinja's parser and Python's compiler raise for "((((...))))" some hundred levels deep.
+_TOO_DEEP = (RecursionError, SyntaxError, MemoryError)
 
 
 def _syntax_message(exc: jinja2.TemplateSyntaxError) -> str:
@@ -72,7 +89,7 @@ def _expression_of(text: str) -> str | None:
     return stripped[2:-2].removeprefix("-").removesuffix("-").strip()  # "-": whitespace control
 
 
-@lru_cache(maxsize=4096)
+@_cached_by_length
 def _compile_string(text: str) -> tuple[str | None, Renderer]:
     """(the expression if the string is exactly one, a function of the variables)."""
     env = _environment()
@@ -82,19 +99,25 @@ def _compile_string(text: str) -> tuple[str | None, Renderer]:
             return expression, env.compile_expression(expression, undefined_to_none=False)
         except jinja2.TemplateSyntaxError:
             pass  # "{{ a }} and {{ b }}" is a template, not one expression
+        except _TOO_DEEP:
+            raise TemplateError("template is nested too deeply") from None
     try:
         template: Template = env.from_string(text)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"template does not parse: {_syntax_message(exc)}") from None
+    except _TOO_DEEP:
+        raise TemplateError("template is nested too deeply") from None
     return None, template.render
 
 
-@lru_cache(maxsize=4096)
+@_cached_by_length
 def _compile_condition(expr: str) -> Renderer:
     try:
         return _environment().compile_expression(expr, undefined_to_none=False)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"condition does not parse: {_syntax_message(exc)}") from None
+    except _TOO_DEEP:
+        raise TemplateError("condition is nested too deeply") from None
 
 
 def _defined(value: Any) -> Any:
@@ -112,13 +135,6 @@ def _to_json(value: Any) -> Any:
     if isinstance(value, Iterable) and not isinstance(value, bytes):
         return [_to_json(_defined(item)) for item in value]
     return str(value)
-
-
-def child_path(path: str, key: Any) -> str:
-    """The JSON path of ``key`` (a dict key or list index) inside the value at ``path``."""
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    return f"{path}.{key}" if path else str(key)
 
 
 def check_template(text: str) -> None:
@@ -148,11 +164,11 @@ def is_templated(value: Any) -> bool:
     return any("{{" in text or "{%" in text for _, text in iter_strings(value))
 
 
-@lru_cache(maxsize=4096)
+@_cached_by_length
 def _names_in(text: str) -> frozenset[str]:
     try:
         return frozenset(meta.find_undeclared_variables(_environment().parse(text)))
-    except jinja2.TemplateSyntaxError:
+    except (jinja2.TemplateSyntaxError, *_TOO_DEEP):
         return frozenset()
 
 
@@ -168,38 +184,69 @@ def referenced_names(value: Any, conditions: Iterable[str] = ()) -> frozenset[st
     return frozenset(names)
 
 
-def _guarded(where: str, compute: Callable[[], Any]) -> Any:
-    """Run user template code, turning any failure into a TemplateError that says where."""
+def _guarded(where: str, compute: Callable[[], Any], budget: RenderBudget) -> Any:
+    """Run user template code under ``budget``, turning any failure into a TemplateError that
+    says where."""
     try:
-        return compute()
+        with spending(budget):
+            return compute()
+    except OverBudget as exc:
+        raise TemplateError(f"{where}: over the render budget: it {exc}") from None
     except SecurityError as exc:
         raise TemplateError(f"{where}: refused by the sandbox: {exc}") from None
     except jinja2.UndefinedError as exc:
         raise TemplateError(f"{where}: {exc.message}") from None
+    except RecursionError:
+        raise TemplateError(f"{where}: nested too deeply") from None
     except Exception as exc:  # noqa: BLE001 - user code may raise anything (1/0, 'a' + 1, ...)
         raise TemplateError(f"{where}: {type(exc).__name__}: {exc}") from None
 
 
-def render_string(text: str, variables: dict[str, Any], path: str = "$") -> Any:
+def _native(render: Renderer, variables: dict[str, Any]) -> Any:
+    return check_size(_to_json(_defined(render(variables))))
+
+
+def render_string(text: str, variables: dict[str, Any], path: str = "$",
+                  budget: RenderBudget | None = None) -> Any:
     """Render one string: the native value of a single ``{{ expr }}``, else a string."""
+    budget = budget or DEFAULT_BUDGET
     expression, render = _compile_string(text)
     if expression is None:
-        return _guarded(path, lambda: render(variables))
-    return _guarded(f"{path}: {{{{ {expression} }}}}", lambda: _to_json(_defined(render(variables))))
+        return _guarded(path, lambda: render(variables), budget)
+    return _guarded(f"{path}: {{{{ {expression} }}}}", lambda: _native(render, variables), budget)
 
 
-def render_value(value: Any, variables: dict[str, Any], path: str = "$") -> Any:
-    """Render every string in a JSON-like value (keys are left as they are)."""
+def render_value(value: Any, variables: dict[str, Any], path: str = "$",
+                 budget: RenderBudget | None = None) -> Any:
+    """Render every string in a JSON-like value (keys are left as they are), all of it within
+    one ``budget``: its time is for the whole value, its size for each string rendered. What
+    templates produce must be storable (no NUL, NaN or Infinity, huge integers...).
+    ``budget`` defaults to ``DEFAULT_BUDGET``."""
+    budget = budget or DEFAULT_BUDGET
+    try:
+        with spending(budget):
+            rendered = _render(value, variables, path, budget)
+    except OverBudget as exc:   # ran out between two strings
+        raise TemplateError(f"{path}: over the render budget: it {exc}") from None
+    if is_templated(value):     # what templates made is stored next: it must be storable
+        try:
+            check_storable(rendered, path)
+        except NotStorable as exc:
+            raise TemplateError(f"the rendered value cannot be stored: {exc}") from None
+    return rendered
+
+
+def _render(value: Any, variables: dict[str, Any], path: str, budget: RenderBudget) -> Any:
     if isinstance(value, str):
-        return render_string(value, variables, path)
+        return render_string(value, variables, path, budget)
     if isinstance(value, Mapping):
-        return {key: render_value(item, variables, child_path(path, key)) for key, item in value.items()}
+        return {key: _render(item, variables, child_path(path, key), budget) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [render_value(item, variables, child_path(path, index)) for index, item in enumerate(value)]
+        return [_render(item, variables, child_path(path, index), budget) for index, item in enumerate(value)]
     return value
 
 
-def evaluate_condition(expr: str, variables: dict[str, Any]) -> bool:
+def evaluate_condition(expr: str, variables: dict[str, Any], budget: RenderBudget | None = None) -> bool:
     """The truth of an edge condition; undefined names are errors, not False."""
     evaluate = _compile_condition(expr)
-    return _guarded(f"condition {expr!r}", lambda: bool(_defined(evaluate(variables))))
+    return _guarded(f"condition {expr!r}", lambda: bool(_defined(evaluate(variables))), budget or DEFAULT_BUDGET)

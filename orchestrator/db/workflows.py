@@ -63,7 +63,9 @@ class WorkflowVersion(Base):
 
 
 class Node(Base):
-    """The structure of a version (seed 001); configs stay in the encrypted definition."""
+    """The structure of a version (seed 001): ids, types and positions. Names, configs and edge
+    conditions stay in the encrypted definition only; ``name`` and ``Edge.condition`` are kept
+    empty."""
 
     __tablename__ = "nodes"
     __table_args__ = (UniqueConstraint("workflow_version_id", "node_id"),)
@@ -74,7 +76,7 @@ class Node(Base):
     )
     node_id: Mapped[str] = mapped_column(String(100), nullable=False)
     type: Mapped[str] = mapped_column(String(50), nullable=False)
-    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    name: Mapped[str | None] = mapped_column(String(255))
     position_x: Mapped[float | None] = mapped_column(Float)
     position_y: Mapped[float | None] = mapped_column(Float)
 

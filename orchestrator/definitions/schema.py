@@ -7,32 +7,55 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, post_load, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from orchestrator.definitions.model import EdgeSpec, NodeSpec, RetryPolicy
+from orchestrator.nodes.builtin import MAX_WAIT_SECONDS
 from orchestrator.states import EdgeOutcome, OnError
+from orchestrator.storable import NotStorable, check_storable
 
 NODE_ID_PATTERN = r"[A-Za-z0-9_-]{1,100}\Z"
+
+# What one definition may hold, so that saving, loading and running it stay cheap.
+MAX_NODES = 1_000
+MAX_EDGES = 5_000
+MAX_STEPS = 100_000
+MAX_ATTEMPTS = 100
+MAX_BACKOFF_FACTOR = 100
+
+
+def _seconds(minimum: float = 0, min_inclusive: bool = True) -> validate.Range:
+    """A duration in seconds: at most ten years, far from where date arithmetic overflows."""
+    return validate.Range(min=minimum, max=MAX_WAIT_SECONDS, min_inclusive=min_inclusive)
+
+
+def _storable(value: object) -> None:
+    try:
+        check_storable(value)
+    except NotStorable as exc:
+        raise ValidationError(str(exc)) from None
 
 
 class DefinitionSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=255))
     description = fields.String(allow_none=True, load_default=None)
-    timeout_seconds = fields.Integer(strict=True, allow_none=True, load_default=None, validate=validate.Range(min=1))
-    max_steps = fields.Integer(strict=True, load_default=500, validate=validate.Range(min=1))
+    timeout_seconds = fields.Integer(strict=True, allow_none=True, load_default=None, validate=_seconds(1))
+    max_steps = fields.Integer(strict=True, load_default=500, validate=validate.Range(min=1, max=MAX_STEPS))
     input_schema = fields.Dict(keys=fields.String(), allow_none=True, load_default=None)
-    nodes = fields.List(
-        fields.Raw(), required=True, validate=validate.Length(min=1, error="must list at least one node")
-    )
-    edges = fields.List(fields.Raw(), load_default=list)
+    nodes = fields.List(fields.Raw(), required=True, validate=[
+        validate.Length(min=1, error="must list at least one node"),
+        validate.Length(max=MAX_NODES, error="must list at most {max} nodes"),
+    ])
+    edges = fields.List(fields.Raw(), load_default=list,
+                        validate=validate.Length(max=MAX_EDGES, error="must list at most {max} edges"))
     output = fields.Raw(allow_none=True, load_default=None)
 
 
 class RetrySchema(Schema):
-    max_attempts = fields.Integer(strict=True, load_default=1, validate=validate.Range(min=1))
-    backoff_seconds = fields.Float(load_default=1.0, validate=validate.Range(min=0))
-    backoff_factor = fields.Float(load_default=2.0, validate=validate.Range(min=1))
-    max_backoff_seconds = fields.Float(load_default=60.0, validate=validate.Range(min=0))
+    max_attempts = fields.Integer(strict=True, load_default=1, validate=validate.Range(min=1, max=MAX_ATTEMPTS))
+    backoff_seconds = fields.Float(load_default=1.0, validate=_seconds())
+    backoff_factor = fields.Float(load_default=2.0, validate=validate.Range(min=1, max=MAX_BACKOFF_FACTOR))
+    max_backoff_seconds = fields.Float(load_default=60.0, validate=_seconds())
 
     @post_load
     def _make(self, data: dict[str, Any], **kwargs: Any) -> RetryPolicy:
@@ -59,9 +82,9 @@ class NodeSchema(Schema):
     name = fields.String(validate=validate.Length(min=1, max=255))
     config = fields.Dict(keys=fields.String(), load_default=dict)
     retry = fields.Nested(RetrySchema, load_default=RetryPolicy)
-    timeout_seconds = fields.Float(load_default=300.0, validate=validate.Range(min=0, min_inclusive=False))
+    timeout_seconds = fields.Float(load_default=300.0, validate=_seconds(0, min_inclusive=False))
     on_error = fields.Enum(OnError, by_value=True, load_default=OnError.FAIL)
-    default_output = fields.Raw(allow_none=True, load_default=dict)
+    default_output = fields.Raw(allow_none=True, load_default=dict, validate=_storable)
     position = fields.Nested(PositionSchema)
     context_write = fields.Nested(ContextWriteSchema)
 

@@ -13,12 +13,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator, SchemaError
-from jsonschema.validators import validator_for
 from marshmallow import ValidationError
 from yaml.composer import ComposerError
 
 from orchestrator.definitions.graph import find_cycles
+from orchestrator.definitions.input_schema import InputSchemaError, check_input_schema, input_errors
 from orchestrator.definitions.model import EdgeSpec, NodeSpec, WorkflowDefinition
 from orchestrator.definitions.schema import DefinitionSchema, EdgeSchema, NodeSchema
 from orchestrator.nodes.registry import UnknownNodeType, config_schema_of, get_node_type
@@ -31,6 +30,13 @@ from orchestrator.templating import (
     is_templated,
     iter_strings,
 )
+
+
+# A definition's nesting (configs, outputs, schemas) and its templates, which are compiled
+# when it is saved: together with MAX_NODES and MAX_EDGES they bound what one costs.
+MAX_DEPTH = 32
+MAX_TEMPLATE_LENGTH = 10_000
+MAX_TEMPLATE_TOTAL = 100_000
 
 
 class _Problems(ValueError):
@@ -123,11 +129,34 @@ def _describe(label: str, messages: Any, path: str = "") -> list[str]:
 def _template_errors(label: str, value: Any, path: str) -> list[str]:
     errors = []
     for where, text in iter_strings(value, path):
+        if len(text) > MAX_TEMPLATE_LENGTH and is_templated(text):
+            errors.append(f"{_subject(label, where)}: a template of {len(text)} characters; "
+                          f"the limit is {MAX_TEMPLATE_LENGTH}")
+            continue
         try:
             check_template(text)
         except TemplateError as exc:
             errors.append(f"{_subject(label, where)}: {exc}")
     return errors
+
+
+def _size_errors(data: dict[str, Any]) -> list[str]:
+    """Nesting and the total size of its templates: each template is compiled (and cached)
+    when the definition is saved, so their total bounds the cost of saving and running one."""
+    stack = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > MAX_DEPTH:
+                return [f"the definition is nested more than {MAX_DEPTH} deep"]
+            stack.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
+    total = sum(len(text) for _, text in iter_strings(data) if is_templated(text))
+    total += sum(len(edge["condition"]) for edge in data.get("edges") or []
+                 if isinstance(edge, dict) and isinstance(edge.get("condition"), str))
+    if total > MAX_TEMPLATE_TOTAL:
+        return [f"the definition holds {total} characters of templates and conditions; "
+                f"the limit is {MAX_TEMPLATE_TOTAL}"]
+    return []
 
 
 def _config_errors(node: NodeSpec) -> list[str]:
@@ -211,16 +240,18 @@ def _input_schema_errors(input_schema: dict[str, Any] | None) -> list[str]:
     if input_schema is None:
         return []
     try:
-        validator_for(input_schema, default=Draft202012Validator).check_schema(input_schema)
-    except SchemaError as exc:
-        return [f"input_schema{exc.json_path[1:]}: {exc.message}"]
+        check_input_schema(input_schema)
+    except InputSchemaError as exc:
+        return exc.errors
     return []
 
 
 def parse_definition(source: str | bytes | Mapping[str, Any]) -> WorkflowDefinition:
     """A valid definition from JSON or YAML text or a mapping; DefinitionError lists every problem."""
     data = _load_source(source)
-    errors: list[str] = []
+    errors = _size_errors(data)
+    if errors:
+        raise DefinitionError(errors)
     try:
         top = DefinitionSchema().load(data)
     except ValidationError as exc:
@@ -252,8 +283,6 @@ def validate_input(definition: WorkflowDefinition, input: Any) -> None:  # noqa:
     """Raise InputValidationError if ``input`` does not match the definition's input_schema."""
     if definition.input_schema is None:
         return
-    validator_class = validator_for(definition.input_schema, default=Draft202012Validator)
-    validator = validator_class(definition.input_schema, format_checker=validator_class.FORMAT_CHECKER)
-    problems = sorted(validator.iter_errors(input), key=lambda error: error.json_path)
+    problems = input_errors(definition.input_schema, input)
     if problems:
-        raise InputValidationError([f"{error.json_path}: {error.message}" for error in problems])
+        raise InputValidationError(problems)

@@ -9,7 +9,6 @@ timeout, holding no lock.
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -37,26 +36,17 @@ from orchestrator.engine.store import DefinitionCache
 from orchestrator.engine.transaction import Outbox, Transaction, execution_meta, open_checkpoint
 from orchestrator.nodes.base import Continue, NodeContext, NodeType, Suspend
 from orchestrator.nodes.registry import config_schema_of, get_node_type
+from orchestrator.redaction import redact
 from orchestrator.states import ExecutionStatus as E, StepStatus as S
 from orchestrator.templating import TemplateError, referenced_names, render_value
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-SENSITIVE_KEY = re.compile(r"authorization|token|secret|password|passwd|api[-_]?key|cookie", re.I)
 # A message may arrive a little before its step is due (clocks, countdown rounding).
 EARLY_TOLERANCE = timedelta(milliseconds=500)
 # A transaction whose connection dropped (a database restart) is run again this many times.
 RECONNECT_TRIES = 3
-
-
-def redact(value: Any) -> Any:
-    """A copy of a rendered config fit to store as the step's input: secrets masked."""
-    if isinstance(value, dict):
-        return {k: "***" if SENSITIVE_KEY.search(str(k)) else redact(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact(v) for v in value]
-    return value
 
 
 class ConfigFailed(Exception):

@@ -33,11 +33,10 @@ def build_version(keyring: KeyRing, workflow_id: uuid.UUID, number: int, definit
     seal_field(keyring, version, "definition", plaintext)
     for spec in definition.nodes.values():
         position = spec.position or {}
-        version.nodes.append(Node(node_id=spec.id, type=spec.type, name=spec.name,
+        version.nodes.append(Node(node_id=spec.id, type=spec.type,     # the name is sealed with the rest
                                   position_x=position.get("x"), position_y=position.get("y")))
-    for edge in definition.edges:
-        version.edges.append(Edge(source_node_id=edge.source, target_node_id=edge.target,
-                                  condition=edge.condition, on_outcome=edge.on))
+    for edge in definition.edges:                                        # so is the condition
+        version.edges.append(Edge(source_node_id=edge.source, target_node_id=edge.target, on_outcome=edge.on))
     return version
 
 

@@ -97,14 +97,13 @@ class HumanApprovalNode(NodeType):
         notify_url = ctx.config.get("notify_url")
         if not notify_url or approval_token is None:
             return
-        token_path = f"/api/v1/approvals/token/{approval_token}"
         payload = {
             "execution_id": ctx.execution_id,
             "node_id": ctx.node_id,
             "approver_email": ctx.config.get("approver_email"),
             "approval_token": approval_token,
-            "approve_url_path": f"{token_path}/approve",
-            "reject_url_path": f"{token_path}/reject",
+            "approve_url_path": "/api/v1/approvals/token/approve",     # POST {"token": approval_token}
+            "reject_url_path": "/api/v1/approvals/token/reject",
             "expires_at": (_now() + timedelta(seconds=ctx.config["expires_in_seconds"])).isoformat(),
         }
         try:

@@ -9,6 +9,7 @@ Error messages name scheme, host and path only: query strings and user info may 
 """
 from __future__ import annotations
 
+import base64
 import email.message
 import ipaddress
 import json
@@ -24,6 +25,7 @@ from marshmallow import Schema, ValidationError, fields, pre_load, validate, val
 from requests.adapters import HTTPAdapter
 
 from orchestrator.nodes.base import NodeContext, NodeError, NodeType
+from orchestrator.storable import NotStorable, check_storable
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 SCHEMES = frozenset({"http", "https"})
@@ -39,12 +41,19 @@ _BLOCKED_KINDS = (
     ("loopback", lambda ip: ip.is_loopback),
     ("link-local", lambda ip: ip.is_link_local),
     ("multicast", lambda ip: ip.is_multicast),
+    ("site-local", lambda ip: isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local),
     ("reserved", lambda ip: ip.is_reserved),
     ("private", lambda ip: ip.is_private),
     ("non-public", lambda ip: not ip.is_global),  # e.g. 100.64.0.0/10, shared address space
 )
-# Sent to the host that asked for them, never to another one a redirect points at.
-_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+# The headers a redirect to another origin keeps; any other (Authorization, Cookie,
+# X-Api-Key, X-Auth-Token...) may be a credential meant for the first host only.
+_CROSS_ORIGIN_HEADERS = frozenset({
+    "accept", "accept-encoding", "accept-language", "cache-control", "content-language", "content-type",
+    "idempotency-key", "if-match", "if-modified-since", "if-none-match", "pragma", "user-agent",
+})
+# Textual media types (besides text/*) whose bodies are returned as text.
+_TEXT_TYPES = ("json", "xml", "javascript", "x-www-form-urlencoded", "yaml", "csv")
 
 
 @dataclass(frozen=True)
@@ -65,8 +74,10 @@ def describe_url(url: str) -> str:
 
 def blocked_reason(address: IPAddress) -> str | None:
     """Why connecting to this address is refused without the allow flag, or None."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):   # IPv4 inside IPv6: mapped, 6to4, Teredo
+        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo[1] if address.teredo else None)
+        if embedded is not None:
+            address = embedded
     for kind, applies in _BLOCKED_KINDS:
         if applies(address):
             return f"{kind} address"
@@ -171,7 +182,7 @@ def _redirected(
         method, body = "GET", None
         headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "content-length")}
     if cross_origin:
-        headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIAL_HEADERS}
+        headers = {k: v for k, v in headers.items() if k.lower() in _CROSS_ORIGIN_HEADERS}
     return method, headers, body
 
 
@@ -246,18 +257,38 @@ class HttpRequestConfig(Schema):
 
 
 def _decode(response: HttpResponse) -> dict[str, Any]:
-    """``{"json": ...}`` if the body parses as JSON, else ``{"text": ...}``."""
-    if response.content:
-        try:
-            return {"json": json.loads(response.content)}
-        except ValueError:
-            pass  # not JSON: returned as text
+    """``{"json": ...}`` if the body parses as JSON, else ``{"text": ...}`` for a textual
+    body, else ``{"base64": ..., "content_type": ...}`` (an image, a PDF...)."""
     message = email.message.Message()
     message["content-type"] = next((v for k, v in response.headers.items() if k.lower() == "content-type"), "")
+    if response.content:
+        try:
+            parsed = json.loads(response.content)
+        except ValueError:
+            pass  # not JSON
+        else:
+            try:
+                check_storable(parsed, "$.json")
+            except NotStorable as exc:
+                raise NodeError(f"the JSON from {describe_url(response.url)} cannot be stored: {exc}") from None
+            return {"json": parsed}
+    text = _text(response.content, message)
+    if text is None:
+        return {"base64": base64.b64encode(response.content).decode("ascii"), "content_type": message.get_content_type()}
+    return {"text": text}
+
+
+def _text(content: bytes, message: email.message.Message) -> str | None:
+    """The body as text if it is text: a textual type (or none given), decoded without error
+    and without NUL characters."""
+    media_type = message.get_content_type() if message["content-type"] else "text/plain"
+    if not (media_type.startswith("text/") or any(kind in media_type for kind in _TEXT_TYPES)):
+        return None
     try:
-        return {"text": response.content.decode(message.get_content_charset() or "utf-8", errors="replace")}
-    except LookupError:  # a charset Python does not know
-        return {"text": response.content.decode("utf-8", errors="replace")}
+        text = content.decode(message.get_content_charset() or "utf-8")
+    except (LookupError, UnicodeDecodeError):  # a charset Python does not know, or binary data
+        return None
+    return None if "\x00" in text else text
 
 
 class HttpRequestNode(NodeType):

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import lru_cache
+from zoneinfo import ZoneInfo, available_timezones
 
 from cron_descriptor import Options, get_description
 from croniter import CroniterBadDateError, CroniterError, croniter
@@ -48,27 +49,51 @@ def _fields(cron: str) -> list[str]:
         raise CronError(f"invalid cron expression {cron!r}: unknown alias; use one of {', '.join(ALIASES)}") from None
 
 
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
 def zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise CronError(f"unknown time zone {name!r}: use an IANA name such as 'Europe/Paris' or 'UTC'") from None
+    """The IANA zone ``name``; only names of the zone database, never a path or a directory of it."""
+    if name not in _zone_names():
+        raise CronError(f"unknown time zone {name!r}: use an IANA name such as 'Europe/Paris' or 'UTC'")
+    return ZoneInfo(name)
 
 
 def check(cron: str) -> None:
-    """Raise CronError unless ``cron`` parses and matches some date."""
+    """Raise CronError unless ``cron`` parses, matches some date and can be put in words."""
     next_slot(cron, "UTC", datetime.now(timezone.utc))
+    try:
+        _words(cron)
+    except Exception:  # noqa: BLE001 - cron_descriptor raises its own types, and sometimes others
+        raise CronError(f"invalid cron expression {cron!r}: use numbers, ranges, lists, steps and names only") \
+            from None
+
+
+def _words(cron: str) -> str:
+    return get_description(" ".join(_fields(cron)), _DESCRIPTION)
 
 
 def describe(cron: str, tz: str) -> str:
-    """A person's reading of the expression, e.g. 'At 01:30, Monday through Friday (Europe/Paris)'."""
-    return f"{get_description(' '.join(_fields(cron)), _DESCRIPTION)} ({tz})"
+    """A person's reading of the expression, e.g. 'At 01:30, Monday through Friday (Europe/Paris)';
+    the expression itself for one stored before ``check`` refused its kind."""
+    try:
+        return f"{_words(cron)} ({tz})"
+    except Exception:  # noqa: BLE001 - as in check
+        return f"{cron} ({tz})"
 
 
 def next_slot(cron: str, tz: str, after: datetime) -> datetime:
     """The first slot strictly after ``after`` (aware), as an aware UTC datetime."""
     where = zone(tz)
-    return _instant(where, _step(cron, _floor(where, after), forward=True))
+    try:
+        return _instant(where, _step(cron, _floor(where, after), forward=True))
+    except CronError:
+        raise
+    except (OverflowError, ValueError):     # past datetime.max: "year 10000 is out of range"
+        raise CronError(f"cron expression {cron!r} has no slot after {after.isoformat()} "
+                        f"before the end of year {datetime.max.year}") from None
 
 
 def last_slot(cron: str, tz: str, until: datetime) -> datetime:

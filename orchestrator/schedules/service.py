@@ -116,6 +116,11 @@ def _check(session: Session, keyring: KeyRing, owner: User, schedule: ScheduledW
             errors[field] = [str(exc)]
     if schedule.start_at and schedule.end_at and schedule.end_at <= schedule.start_at:
         errors["end_at"] = ["must be later than start_at"]
+    if not errors:
+        try:  # a start_at near year 9999 leaves no slot to plan
+            cron.next_run(schedule.cron_expression, schedule.timezone, utcnow(), schedule.start_at, schedule.end_at)
+        except cron.CronError as exc:
+            errors["start_at"] = [str(exc)]
     version = get_version(session, owner, schedule.workflow_id)
     try:
         validate_input(read_definition(session.connection(), keyring, version.id), schedule.input)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from orchestrator.db import Execution, ExecutionStep, HumanApproval, User
 from orchestrator.engine import Engine, decide_approval
+from orchestrator.services.errors import Invalid
 from orchestrator.services.pagination import DEFAULT_LIMIT, Page, paginate
 from orchestrator.states import ApprovalStatus
 
@@ -29,7 +30,11 @@ def list_approvals(session: Session, owner: User, *, status: ApprovalStatus | No
 
 def decide(engine: Engine, approved: bool, decision_data: dict[str, Any] | None = None, *,
            approval_id: uuid.UUID | None = None, token: str | None = None, owner: User | None = None) -> Row:
-    """Approve or reject: by id for its owner, or by token for whoever holds it."""
+    """Approve or reject: by id for its owner, or by token for whoever holds it. The decision is
+    ``approved``; ``decision_data`` adds to it and may not contradict it."""
+    if decision_data and "approved" in decision_data:
+        raise Invalid("decision_data may not hold 'approved': approve or reject decides",
+                      {"decision_data": ["'approved' is the decision itself; approve or reject sets it"]})
     approval = decide_approval(engine, approved, decision_data, approval_id=approval_id, token=token,
                                owner_id=owner.id if owner else None)
     with engine.sessions() as session:

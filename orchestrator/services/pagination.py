@@ -6,7 +6,7 @@ import binascii
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, and_, or_, select
@@ -39,8 +39,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         when = datetime.fromisoformat(created_at)
         if when.tzinfo is None:
             raise ValueError("naive timestamp")
-        return when, uuid.UUID(row_id)
-    except (binascii.Error, ValueError, TypeError, AttributeError):
+        return when.astimezone(timezone.utc), uuid.UUID(row_id)
+    except (binascii.Error, ValueError, TypeError, AttributeError, OverflowError):
         raise Invalid("invalid cursor", {"cursor": ["not a cursor that this API returned"]}) from None
 
 

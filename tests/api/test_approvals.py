@@ -72,16 +72,30 @@ def test_decision_data_must_be_an_object(stack, client):
 @pytest.mark.parametrize("decision, status", [("approve", "completed"), ("reject", "failed")])
 def test_the_token_holder_decides_without_an_api_key(stack, client, anonymous, tokens, decision, status):
     execution_id, approval = waiting(stack, client)
-    response = anonymous.post(f"/api/v1/approvals/token/{tokens[0]}/{decision}",
-                              json={"decision_data": {"via": "mail"}})
+    response = anonymous.post(f"/api/v1/approvals/token/{decision}",
+                              json={"token": tokens[0], "decision_data": {"via": "mail"}})
     assert response.status_code == 200 and response.json["id"] == approval["id"]
     stack.run()
     assert client.get(f"/api/v1/executions/{execution_id}").json["status"] == status
-    assert anonymous.post(f"/api/v1/approvals/token/{tokens[0]}/{decision}").status_code == 409
+    assert anonymous.post(f"/api/v1/approvals/token/{decision}", json={"token": tokens[0]}).status_code == 409
 
 
 def test_an_unknown_token_is_404_and_the_id_routes_need_a_key(stack, client, anonymous, tokens):
     _, approval = waiting(stack, client)
-    assert anonymous.post("/api/v1/approvals/token/not-the-token/approve").status_code == 404
+    assert anonymous.post("/api/v1/approvals/token/approve", json={"token": "not-the-token"}).status_code == 404
+    assert anonymous.post("/api/v1/approvals/token/approve", json={}).status_code == 422
     assert anonymous.post(f"/api/v1/approvals/{approval['id']}/approve").status_code == 401
     assert anonymous.get("/api/v1/approvals").status_code == 401
+
+
+@pytest.mark.parametrize("route", ["id", "token"])
+def test_decision_data_cannot_override_the_decision(stack, client, anonymous, tokens, route):
+    _, approval = waiting(stack, client)
+    body = {"decision_data": {"approved": False, "note": "x"}}
+    if route == "id":
+        response = client.post(f"/api/v1/approvals/{approval['id']}/approve", json=body)
+    else:
+        response = anonymous.post("/api/v1/approvals/token/approve", json={"token": tokens[0], **body})
+    assert response.status_code == 422
+    assert response.json["errors"] == {"decision_data": ["'approved' is the decision itself; approve or reject sets it"]}
+    assert client.get("/api/v1/approvals", query_string={"status": "pending"}).json["items"][0]["id"] == approval["id"]

@@ -77,10 +77,10 @@ def test_openapi_documents_every_operation_with_bearer_auth(anonymous):
         ("POST", "/api/v1/executions/{execution_id}/pause"), ("POST", "/api/v1/executions/{execution_id}/resume"),
         ("POST", "/api/v1/executions/{execution_id}/retry"), ("GET", "/api/v1/approvals"),
         ("POST", "/api/v1/approvals/{approval_id}/approve"), ("POST", "/api/v1/approvals/{approval_id}/reject"),
-        ("POST", "/api/v1/approvals/token/{token}/approve"), ("POST", "/api/v1/approvals/token/{token}/reject"),
+        ("POST", "/api/v1/approvals/token/approve"), ("POST", "/api/v1/approvals/token/reject"),
         ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
     }
-    assert spec["paths"]["/api/v1/approvals/token/{token}/approve"]["post"]["security"] == []
+    assert spec["paths"]["/api/v1/approvals/token/approve"]["post"]["security"] == []
     events = spec["paths"]["/api/v1/executions/{execution_id}/events"]["get"]["responses"]["200"]["content"]
     assert set(events) == {"application/json", "text/event-stream"}
     for name in ("Workflow", "WorkflowDetail", "Execution", "Step", "Event", "Approval", "Error"):

@@ -1,4 +1,5 @@
 """Node registry and built-in node types; http_request against a real server on 127.0.0.1."""
+import base64
 import ipaddress
 import json
 import logging
@@ -16,8 +17,12 @@ from orchestrator.nodes import NodeContext, NodeError, NodeType, Suspend, Unknow
 from orchestrator.nodes import http, registry
 from orchestrator.nodes.builtin import DelayNode, HumanApprovalNode, NoopNode, TransformNode
 from orchestrator.nodes.http import HttpRequestNode, blocked_reason, check_url, safe_request
+from orchestrator.storable import check_storable
 
 BUILT_INS = {"noop", "transform", "delay", "human_approval", "http_request"}
+
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -50,6 +55,12 @@ class Handler(BaseHTTPRequestHandler):
         elif url.path == "/echo":
             echoed = {"method": self.command, "headers": dict(self.headers), "body": body}
             self._reply(200, json.dumps(echoed).encode(), "application/json")
+        elif url.path == "/png":
+            self._reply(200, PNG, "image/png")
+        elif url.path == "/nul-json":
+            self._reply(200, b'{"a": "x\\u0000y"}', "application/json")
+        elif url.path == "/nul-text":
+            self._reply(200, b"a\x00b", "text/plain")
         elif url.path == "/redirect":
             self._reply(int(query.get("code", 302)), headers=[("Location", query["to"])])
         elif url.path == "/loop":
@@ -205,8 +216,8 @@ def test_human_approval_notifies_with_the_token(server):
     payload = json.loads(request["body"])
     assert payload["execution_id"] == "exec-1" and payload["node_id"] == "step"
     assert payload["approval_token"] == "tok-123"
-    assert payload["approve_url_path"] == "/api/v1/approvals/token/tok-123/approve"
-    assert payload["reject_url_path"] == "/api/v1/approvals/token/tok-123/reject"
+    assert payload["approve_url_path"] == "/api/v1/approvals/token/approve"
+    assert payload["reject_url_path"] == "/api/v1/approvals/token/reject"
     expires_at = datetime.fromisoformat(payload["expires_at"])
     assert abs((expires_at - datetime.now(timezone.utc)).total_seconds() - 86400) < 5
 
@@ -375,14 +386,30 @@ def test_the_connection_goes_to_the_checked_address(server, monkeypatch):
     assert next(answers, None) is None  # the checked answer was consumed by the check
 
 
+def test_a_binary_body_is_returned_as_base64_with_its_type(server):
+    for path in ("/png", "/nul-text"):
+        output = fetch({"url": f"{server}{path}"})
+        assert base64.b64decode(output["base64"]) == (PNG if path == "/png" else b"a\x00b")
+        assert output["content_type"] == ("image/png" if path == "/png" else "text/plain")
+        assert "text" not in output and "json" not in output
+        check_storable(output)
+
+
+def test_json_that_cannot_be_stored_fails_the_attempt_once_with_the_reason(server):
+    with pytest.raises(NodeError, match=r"the JSON from http://127.0.0.1:\d+/nul-json cannot be stored: "
+                                        r"\$.json.a has a NUL character"):
+        fetch({"url": f"{server}/nul-json"})
+
+
 def test_credentials_are_not_sent_to_another_host_after_a_redirect(server, monkeypatch):
     port = server.rsplit(":", 1)[1]
     resolve_to(monkeypatch, {"other.example.test": ["127.0.0.1"]})
-    headers = {"Authorization": "Bearer s3cret", "X-Keep": "1"}
+    headers = {"Authorization": "Bearer s3cret", "X-Api-Key": "k", "X-Auth-Token": "t", "Accept": "text/csv"}
     echoed = fetch({"url": f"{server}/redirect?to=http://other.example.test:{port}/echo", "headers": headers})["json"]
-    assert "Authorization" not in echoed["headers"] and echoed["headers"]["X-Keep"] == "1"
+    assert not {"Authorization", "X-Api-Key", "X-Auth-Token"} & set(echoed["headers"])
+    assert echoed["headers"]["Accept"] == "text/csv"
     same_host = fetch({"url": f"{server}/redirect?to=/echo", "headers": headers})["json"]
-    assert same_host["headers"]["Authorization"] == "Bearer s3cret"
+    assert (same_host["headers"]["Authorization"], same_host["headers"]["X-Api-Key"]) == ("Bearer s3cret", "k")
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/f", "gopher://127.0.0.1:70/x"])
@@ -411,6 +438,10 @@ def test_other_schemes_are_refused(url):
         ("fc00::1", "private address"),
         ("::ffff:127.0.0.1", "loopback address"),
         ("::ffff:10.0.0.1", "private address"),
+        ("2002:7f00:1::", "loopback address"),          # 6to4 of 127.0.0.1
+        ("2002:a00:1::1", "private address"),           # 6to4 of 10.0.0.1
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "private address"),    # Teredo, client 192.0.2.45
+        ("fec0::1", "site-local address"),
         ("93.184.216.34", None),
         ("2606:4700:4700::1111", None),
     ],

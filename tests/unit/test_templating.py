@@ -1,7 +1,11 @@
 """Sandboxed templates: native vs string rendering, strict undefined, the sandbox, conditions."""
+import time
+import tracemalloc
+
 import pytest
 
 from orchestrator.templating import (
+    RenderBudget,
     TemplateError,
     check_condition,
     check_template,
@@ -86,8 +90,10 @@ def test_errors_do_not_quote_the_rest_of_a_template():
         "{{ input.url.__class__ }}",
         "{{ cycler.__init__.__globals__ }}",
         "{{ input.tags.append('x') }}",
-        "{{ 'x' * 100000000 }}",
         "{{ 2 ** 10000000 }}",
+        "{{ (10 ** 20000) * (10 ** 20000) }}",
+        "{{ '%*d' % (200000000, 0) }}",
+        "{{ '{:{}}'.format('a', 200000000) }}",
     ],
 )
 def test_the_sandbox_refuses_unsafe_operations(text):
@@ -136,3 +142,62 @@ def test_iter_strings_and_is_templated():
     assert is_templated(value)
     assert not is_templated({"a": ["x", 1]})
     assert is_templated("{% if a %}b{% endif %}")
+
+
+@pytest.mark.parametrize("text", [
+    "{{ 'x' * 100000000 }}",
+    "{{ 'a'.ljust(200000000) }}",
+    "{{ 'a'.center(200000000) }}",
+    "{{ 'a'.zfill(200000000) }}",
+    "{{ '%0200000000d' % 0 }}",
+    "{{ '{:>200000000}'.format(1) }}",
+    "{{ 'a' | center(200000000) }}",
+    "{{ 'a\\nb' | indent(200000000) }}",
+    "{{ [1] | batch(200000000, 0) | list }}",
+    "{{ '%0200000000d' | format(0) }}",
+    "{{ [[0] * 1000] * 3000 }}",
+    "{{ ('x' * 1000000) ~ ('x' * 1000000) }}",
+    "{{ ('x' * 1000000) + 'y' }}",
+    "{{ (['x' * 1000000] * 1000) | join }}",
+    "{{ ('x' * 1000000).replace('x', 'yy') }}",
+    "{{ 'x'.join(['x' * 600000, 'y' * 600000]) }}",
+    "{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
+    "{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}",
+    "{% set s %}{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}{% endset %}{{ s | length }}",
+])
+def test_what_a_render_builds_is_capped_before_it_is_built(text):
+    tracemalloc.start()
+    try:
+        with pytest.raises(TemplateError, match="over the render budget"):
+            render_value(text, VARIABLES)
+        assert tracemalloc.get_traced_memory()[1] < 50_000_000
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_render_that_outlives_its_budget_stops_even_in_a_loop_without_calls():
+    text = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    started = time.monotonic()
+    with pytest.raises(TemplateError, match=r"\$.x: over the render budget: it took longer than 0.3 s"):
+        render_value({"x": text}, VARIABLES, budget=RenderBudget(seconds=0.3))
+    assert time.monotonic() - started < 1.5
+    assert render_value("{{ 1 + 1 }}", VARIABLES) == 2      # the interruption does not leak
+
+
+def test_a_budget_covers_a_whole_value_and_the_size_cap_is_settable():
+    budget = RenderBudget(max_size=10)
+    assert render_value(["{{ 'x' * 10 }}", "{{ 'y' * 10 }}"], VARIABLES, budget=budget) == ["x" * 10, "y" * 10]
+    with pytest.raises(TemplateError, match=r"\$\[1\]: .* larger than 10"):
+        render_value(["ok", "{{ 'y' * 11 }}"], VARIABLES, budget=budget)
+    with pytest.raises(TemplateError, match="more than 3 deep"):
+        render_value("{{ [[[[1]]]] }}", VARIABLES, budget=RenderBudget(max_depth=3))
+
+
+@pytest.mark.parametrize("depth", [100, 200, 2000])
+def test_templates_and_conditions_nested_hundreds_deep_are_template_errors(depth):
+    with pytest.raises(TemplateError, match="nested too deeply"):
+        check_template("{{ " + "(" * depth + "1" + ")" * depth + " }}")
+    with pytest.raises(TemplateError, match="nested too deeply"):
+        check_condition("[" * depth + "]" * depth)
+    with pytest.raises(TemplateError, match="nested too deeply"):
+        check_template("{% if 1 %}" * depth + "x" + "{% endif %}" * depth)

@@ -1,10 +1,14 @@
-"""Human approvals: the owner decides by id; whoever holds the notified token decides by token."""
+"""Human approvals: the owner decides by id; whoever holds the notified token decides by token.
+
+The token travels in the body, never in the URL, so that access logs and proxies do not keep it."""
 from __future__ import annotations
 
 from api.auth import public
 from api.blueprint import Blueprint
 from api.context import engine, owner, transaction
-from api.resources.approvals.schemas import ApprovalPageSchema, ApprovalQuery, ApprovalSchema, DecisionSchema
+from api.resources.approvals.schemas import (
+    ApprovalPageSchema, ApprovalQuery, ApprovalSchema, DecisionSchema, TokenDecisionSchema,
+)
 from orchestrator.services import approvals
 
 blp = Blueprint("approvals", __name__, description="Decisions that human_approval nodes wait for")
@@ -36,21 +40,21 @@ def reject(body, approval_id):
     return approvals.decide(engine(), False, **body, approval_id=approval_id, owner=owner())
 
 
-@blp.route("/approvals/token/<token>/approve", methods=["POST"])
+@blp.route("/approvals/token/approve", methods=["POST"])
 @public
-@blp.arguments(DecisionSchema, required=False)
+@blp.arguments(TokenDecisionSchema)
 @blp.response(200, ApprovalSchema)
 @blp.doc(**NO_KEY)
-def approve_by_token(body, token):
-    """Approve with the token sent to notify_url (no API key)"""
-    return approvals.decide(engine(), True, **body, token=token)
+def approve_by_token(body):
+    """Approve with the token sent to notify_url, given in the body (no API key)"""
+    return approvals.decide(engine(), True, **body)
 
 
-@blp.route("/approvals/token/<token>/reject", methods=["POST"])
+@blp.route("/approvals/token/reject", methods=["POST"])
 @public
-@blp.arguments(DecisionSchema, required=False)
+@blp.arguments(TokenDecisionSchema)
 @blp.response(200, ApprovalSchema)
 @blp.doc(**NO_KEY)
-def reject_by_token(body, token):
-    """Reject with the token sent to notify_url (no API key)"""
-    return approvals.decide(engine(), False, **body, token=token)
+def reject_by_token(body):
+    """Reject with the token sent to notify_url, given in the body (no API key)"""
+    return approvals.decide(engine(), False, **body)

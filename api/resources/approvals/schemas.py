@@ -13,7 +13,13 @@ class ApprovalQuery(PageQuery):
 
 class DecisionSchema(Schema):
     decision_data = fields.Dict(load_default=None, allow_none=True, metadata={
-        "description": "Merged into the step's output on approval ({approved: true, ...decision_data})"})
+        "description": "Merged into the step's output on approval ({approved: true, ...decision_data}); "
+                       "it may not hold `approved`, which is the decision itself"})
+
+
+class TokenDecisionSchema(DecisionSchema):
+    token = fields.String(required=True, validate=validate.Length(1, 200),
+                          metadata={"description": "The approval_token sent to notify_url"})
 
 
 class ApprovalSchema(Schema):

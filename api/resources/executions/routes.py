@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from api.blueprint import Blueprint
 from api.context import engine, owner, transaction
+from api.errors import ErrorSchema
 from api.resources.executions.schemas import (
     ContextPageSchema, EventHeaders, EventPageSchema, EventQuery, ExecutionPageSchema, ExecutionQuery,
     ExecutionRefSchema, ExecutionSchema, IdempotencyHeaders, MessagePageSchema, StepPageSchema, SubmitSchema,
@@ -83,6 +84,8 @@ def messages(query, execution_id):
 @blp.alt_response(200, success=True, content_type=MEDIA_TYPE, schema={"type": "string"}, description=(
     "With Accept: text/event-stream: `id: <seq>`, `event: <event_type>` and `data: <event JSON>` for each "
     "event, new ones as they happen, until the execution has ended"))
+@blp.alt_response(503, schema=ErrorSchema, description="Too many event streams are open in this process; "
+                                                        "Retry-After says when to try again")
 def events(query, headers, execution_id):
     """The event log after a seq; with Accept: text/event-stream, a live stream"""
     after = query.get("after", headers.get("last_event_id", 0))
