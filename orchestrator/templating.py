@@ -23,7 +23,7 @@ from jinja2 import meta
 from jinja2 import Template, Undefined
 from jinja2.sandbox import SecurityError
 
-from orchestrator.budget import DEFAULT_BUDGET, OverBudget, RenderBudget, check_size, spending
+from orchestrator.budget import DEFAULT_BUDGET, OutOfTime, OverBudget, RenderBudget, check_size, spending
 from orchestrator.sandbox import Sandbox
 from orchestrator.storable import NotStorable, check_storable, child_path
 
@@ -192,6 +192,8 @@ def _guarded(where: str, compute: Callable[[], Any], budget: RenderBudget) -> An
             return compute()
     except OverBudget as exc:
         raise TemplateError(f"{where}: over the render budget: it {exc}") from None
+    except OutOfTime:   # the watchdog's, when it strikes before a hook notices the time
+        raise TemplateError(f"{where}: over the render budget: it took longer than {budget.seconds:g} s") from None
     except SecurityError as exc:
         raise TemplateError(f"{where}: refused by the sandbox: {exc}") from None
     except jinja2.UndefinedError as exc:
