@@ -8,6 +8,10 @@ A string that is exactly one ``{{ expression }}`` renders to the expression's na
 (``"{{ input.n }}"`` gives an int, ``"{{ nodes.fetch.output }}"`` a dict); any other string
 renders to a string. Error messages name the JSON path of the failing string and the
 expression, never the rest of the text, which may hold secrets.
+
+Every render runs within a ``RenderBudget`` (time, size and depth of what it builds;
+``orchestrator.budget``) in the sandbox of ``orchestrator.sandbox``, and what it produces
+must be storable (``orchestrator.storable``).
 """
 from __future__ import annotations
 
