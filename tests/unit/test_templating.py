@@ -144,6 +144,13 @@ def test_iter_strings_and_is_templated():
     assert is_templated("{% if a %}b{% endif %}")
 
 
+def test_filters_still_work_inside_the_budget():
+    assert render_value("{{ (input.tags + ['c']) | length }}", VARIABLES) == 3
+    assert render_value("{{ input.tags | join('-') | upper | center(7) }}", VARIABLES) == "  A-B  "
+    assert render_value("{{ input.items | sum }}", VARIABLES) == 3
+    assert render_value("{{ input.tags | batch(1) | list }}", VARIABLES) == [["a"], ["b"]]
+
+
 @pytest.mark.parametrize("text", [
     "{{ 'x' * 100000000 }}",
     "{{ 'a'.ljust(200000000) }}",
