@@ -40,7 +40,7 @@ class OverBudget(Exception):
     """A render went over its budget; the message says how."""
 
 
-class _OutOfTime(BaseException):
+class OutOfTime(BaseException):
     """Raised by the watchdog inside the render's thread: a BaseException, so that no
     ``except Exception`` in a filter or in Jinja swallows it on its way out of the render."""
 
@@ -49,6 +49,7 @@ class _OutOfTime(BaseException):
 class _Spending:
     budget: RenderBudget
     deadline: float
+    ticket: int = -1      # the watchdog's
 
 
 _current: ContextVar[_Spending | None] = ContextVar("render_budget", default=None)
@@ -62,15 +63,17 @@ def current_budget() -> RenderBudget:
 def check_time() -> None:
     spending = _current.get()
     if spending is not None and time.monotonic() > spending.deadline:
+        _watchdog.disarm(spending.ticket)   # this error says it; the watchdog must not strike as well
         raise OverBudget(f"took longer than {spending.budget.seconds:g} s")
 
 
-def _children(value: Any) -> Iterator[Any]:
-    if isinstance(value, Mapping):
-        yield from value.keys()
-        yield from value.values()
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        yield from value
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
+def _sized_children(value: Any) -> list[Any]:
+    """The strings and collections in a collection: numbers and the like add nothing to its size."""
+    children = [*value.keys(), *value.values()] if isinstance(value, Mapping) else value
+    return [child for child in children if type(child) not in _SCALARS]
 
 
 def size_of(value: Any, limit: int, max_depth: int) -> int:
@@ -87,7 +90,7 @@ def size_of(value: Any, limit: int, max_depth: int) -> int:
                 raise OverBudget(f"would nest values more than {max_depth} deep")
             total += len(item)
             if total <= limit:
-                stack.extend((child, depth + 1) for child in _children(item))
+                stack.extend((child, depth + 1) for child in _sized_children(item))
         if total > limit:
             raise OverBudget(f"would build a value larger than {limit} characters or items")
     return total
@@ -115,13 +118,14 @@ class _Watchdog:
         self._lock = threading.Condition()
         self._heap: list[tuple[float, int, int]] = []   # (deadline, ticket, thread id)
         self._armed: dict[int, int] = {}                # ticket -> thread id, until disarmed
+        self._fired: set[int] = set()                   # tickets whose deadline struck, until disarmed
         self._tickets = itertools.count()
         self._pid = -1
 
     def arm(self, deadline: float) -> int:
         with self._lock:
             if self._pid != os.getpid():    # first use, or a forked child (threads do not survive fork)
-                self._pid, self._heap, self._armed = os.getpid(), [], {}
+                self._pid, self._heap, self._armed, self._fired = os.getpid(), [], {}, set()
                 threading.Thread(target=self._run, name="render-watchdog", daemon=True).start()
             ticket = next(self._tickets)
             self._armed[ticket] = threading.get_ident()
@@ -131,9 +135,11 @@ class _Watchdog:
 
     def disarm(self, ticket: int) -> bool:
         """Stop watching; True if the deadline had already fired (its exception is then cleared
-        if it is still pending, so that it cannot strike code after the render)."""
+        if it is still pending, so that it cannot strike code after the render). Disarming
+        twice is harmless."""
         with self._lock:
-            fired = self._armed.pop(ticket, None) is None
+            fired = self._armed.pop(ticket, None) is None and ticket in self._fired
+            self._fired.discard(ticket)
         if fired:
             _raise_in(threading.get_ident(), None)
         return fired
@@ -153,7 +159,8 @@ class _Watchdog:
                     continue
                 heapq.heappop(self._heap)
                 del self._armed[ticket]
-                _raise_in(thread_id, _OutOfTime)
+                self._fired.add(ticket)
+                _raise_in(thread_id, OutOfTime)
 
 
 def _raise_in(thread_id: int, exception: type[BaseException] | None) -> None:
@@ -172,16 +179,17 @@ def spending(budget: RenderBudget) -> Iterator[None]:
         yield
         return
     deadline = time.monotonic() + budget.seconds
-    token = _current.set(_Spending(budget, deadline))
+    spent = _Spending(budget, deadline)
+    token = _current.set(spent)
     try:
-        ticket = _watchdog.arm(deadline)
+        spent.ticket = _watchdog.arm(deadline)
         try:
             yield
         finally:
-            fired = _watchdog.disarm(ticket)
+            fired = _watchdog.disarm(spent.ticket)
         if fired:
-            raise _OutOfTime
-    except _OutOfTime:
+            raise OutOfTime
+    except OutOfTime:
         raise OverBudget(f"took longer than {budget.seconds:g} s") from None
     finally:
         _current.reset(token)

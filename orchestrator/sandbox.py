@@ -112,7 +112,7 @@ def _check_filter(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> t
 def _budgeted_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(function)  # keeps jinja_pass_arg (pass_context, pass_environment...)
     def checked(*args: Any, **kwargs: Any) -> Any:
-        if function.__dict__.get("jinja_pass_arg") is not None:   # the context or environment first
+        if getattr(function, "jinja_pass_arg", None) is not None:   # the context or environment first
             first, args = args[:1], _check_filter(name, args[1:], kwargs)
             return check_size(function(*first, *args, **kwargs))
         return check_size(function(*_check_filter(name, args, kwargs), **kwargs))

@@ -8,6 +8,10 @@ A string that is exactly one ``{{ expression }}`` renders to the expression's na
 (``"{{ input.n }}"`` gives an int, ``"{{ nodes.fetch.output }}"`` a dict); any other string
 renders to a string. Error messages name the JSON path of the failing string and the
 expression, never the rest of the text, which may hold secrets.
+
+Every render runs within a ``RenderBudget`` (time, size and depth of what it builds;
+``orchestrator.budget``) in the sandbox of ``orchestrator.sandbox``, and what it produces
+must be storable (``orchestrator.storable``).
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from jinja2 import meta
 from jinja2 import Template, Undefined
 from jinja2.sandbox import SecurityError
 
-from orchestrator.budget import DEFAULT_BUDGET, OverBudget, RenderBudget, check_size, spending
+from orchestrator.budget import DEFAULT_BUDGET, OutOfTime, OverBudget, RenderBudget, check_size, spending
 from orchestrator.sandbox import Sandbox
 from orchestrator.storable import NotStorable, check_storable, child_path
 
@@ -192,6 +196,8 @@ def _guarded(where: str, compute: Callable[[], Any], budget: RenderBudget) -> An
             return compute()
     except OverBudget as exc:
         raise TemplateError(f"{where}: over the render budget: it {exc}") from None
+    except OutOfTime:   # the watchdog's, when it strikes before a hook notices the time
+        raise TemplateError(f"{where}: over the render budget: it took longer than {budget.seconds:g} s") from None
     except SecurityError as exc:
         raise TemplateError(f"{where}: refused by the sandbox: {exc}") from None
     except jinja2.UndefinedError as exc:
