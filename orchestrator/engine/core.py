@@ -38,6 +38,8 @@ from orchestrator.nodes.base import Continue, NodeContext, NodeType, Suspend
 from orchestrator.nodes.registry import config_schema_of, get_node_type
 from orchestrator.redaction import redact
 from orchestrator.states import ExecutionStatus as E, StepStatus as S
+from orchestrator.storable import NotStorable, check_storable
+from orchestrator.budget import DEFAULT_BUDGET, RenderBudget
 from orchestrator.templating import TemplateError, referenced_names, render_value
 
 log = logging.getLogger(__name__)
@@ -213,7 +215,8 @@ class Engine:
             _Meta(claim)), None, {})
         try:
             rendered = render_value({k: v for k, v in node.config.items() if k not in node_type.unrendered},
-                                    variables)
+                                    variables, budget=RenderBudget(seconds=min(node.timeout_seconds,
+                                                                               DEFAULT_BUDGET.seconds)))
             rendered.update({k: node.config[k] for k in node_type.unrendered if k in node.config})
             claim.config = config_schema_of(node_type).load(rendered)
         except (TemplateError, marshmallow.ValidationError) as exc:
@@ -251,7 +254,25 @@ class Engine:
             return self.sql.renew_lease(conn, claim.step_id, claim.attempt, claim.turn, until)
 
     def record(self, claim: Claim, node_type: NodeType | None, result: Any) -> None:
-        """The node's outcome (an output, ``Suspend`` or ``Continue``) in one transaction."""
+        """The node's outcome (an output, ``Suspend`` or ``Continue``) in one transaction. A value
+        the database cannot store, or a write it refuses, fails the attempt once, without retry:
+        it would fail the same way again."""
+        try:
+            check_storable(result.state if isinstance(result, Continue) else
+                           result.output if isinstance(result, Suspend) else result)
+        except NotStorable as exc:
+            self.fail(claim, f"the output of node {claim.node.id} cannot be stored: {exc}", None, retryable=False)
+            return
+        try:
+            self._record_once(claim, node_type, result)
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise
+            log.warning("recording %s failed: %s", claim.node.id, exc.orig)
+            self.fail(claim, f"the result of node {claim.node.id} could not be stored: "
+                             f"{type(exc.orig).__name__}: {str(exc.orig).splitlines()[0]}", None, retryable=False)
+
+    def _record_once(self, claim: Claim, node_type: NodeType | None, result: Any) -> None:
         self.atomic(claim.execution_id, lambda txn: self._record(txn, claim, node_type, result),
                     read=self._neighbourhood(claim))
 

@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 BATCH = 200
 PRUNE_BATCH = 5000
 PRUNE_EVERY = timedelta(hours=1)
+# A step whose worker was lost this many times in a row (killed by the hard time limit, or
+# crashing on it every time) fails instead of being recovered again.
+MAX_LOST_WORKERS = 5
 # A message sent with a countdown (a short backoff or turn) that a worker found early and
 # dropped leaves its step queued past due: sent again this long after it fell due.
 EARLY_DROP_GRACE = timedelta(seconds=5)
@@ -123,6 +126,12 @@ def _resend(txn: Transaction, step_id: uuid.UUID, stale: datetime) -> None:
 def _recover(txn: Transaction, step_id: uuid.UUID) -> None:
     step = txn.step(step_id)
     if step is None or step.status != S.RUNNING or step.lease_expires_at is None or step.lease_expires_at >= txn.now:
+        return
+    lost = step.attempt - step.failed_attempts     # attempts that ended with their worker gone, this one too
+    if lost >= MAX_LOST_WORKERS:
+        txn.fail_attempt(step, f"worker {step.worker or '?'} lost during attempt {step.attempt}, the {lost}th "
+                               "time in a row for this step (killed by its hard time limit, or crashing on it)",
+                         retryable=False)
         return
     txn.queue(step, f"worker {step.worker or '?'} lost during attempt {step.attempt}; "
                     f"recovered as attempt {step.attempt + 1}", attempt=step.attempt + 1, not_before=None)

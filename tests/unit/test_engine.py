@@ -358,3 +358,29 @@ def test_a_retention_of_zero_keeps_every_event(env, monkeypatch):
     monkeypatch.setattr(engine, "settings", dataclasses.replace(engine.settings, event_retention_days=0))
     assert prune_events(engine, utcnow() + timedelta(days=400)) == 0
     assert load(env, execution_id)[2]
+
+
+def test_a_step_whose_worker_is_lost_five_times_fails_instead_of_looping(env):
+    engine, dispatcher, _ = env
+    execution_id = submit(env, linear(1), drain=False)
+    for _ in range(5):
+        message = dispatcher.queue.popleft()
+        assert engine.claim(message.step_id, message.execution_id, "doomed", "t") is not None
+        with engine.sessions.begin() as s:
+            s.execute(update(ExecutionStep).where(ExecutionStep.id == message.step_id)
+                      .values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+        sweep(engine)
+    execution, steps, _ = load(env, execution_id)
+    assert execution.status == "failed" and steps["n0"].attempt == 5
+    assert "the 5th time in a row" in steps["n0"].error_message
+
+
+def test_an_output_the_database_cannot_store_fails_the_attempt_once(env):
+    engine, dispatcher, _ = env
+    execution_id = submit(env, linear(1), drain=False)
+    message = dispatcher.queue.popleft()
+    claim = engine.claim(message.step_id, message.execution_id, "w", "t")
+    engine.record(claim, None, {"text": "nul \x00 here"})
+    execution, steps, _ = load(env, execution_id)
+    assert execution.status == "failed" and steps["n0"].attempt == 1
+    assert "cannot be stored" in steps["n0"].error_message and "NUL" in steps["n0"].error_message
