@@ -15,7 +15,15 @@ import marshmallow
 
 
 class NodeError(Exception):
-    """A node attempt failed; the message is shown on the step (never put secrets in it)."""
+    """A node attempt failed; the message is shown on the step (never put secrets in it).
+
+    ``retryable=False``: another attempt cannot succeed (a refused address, a 404), so the
+    step fails at once whatever its retry policy says.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = True):
+        super().__init__(message)
+        self.retryable = retryable
 
 
 @dataclass(frozen=True)
