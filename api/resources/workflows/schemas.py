@@ -29,6 +29,17 @@ class WorkflowCreateSchema(Schema):
     source = DefinitionField(required=True, data_key="definition", metadata=DEFINITION_DOC)
 
 
+class ValidateSchema(Schema):
+    source = DefinitionField(required=True, data_key="definition", metadata=DEFINITION_DOC)
+
+
+class ValidationSchema(Schema):
+    name = fields.String(required=True)
+    nodes = fields.List(fields.String(), required=True, metadata={"description": "Node ids in definition order"})
+    warnings = fields.List(fields.String(), required=True, metadata={
+        "description": "Valid but suspicious, e.g. a template naming a node that does not exist"})
+
+
 class WorkflowUpdateSchema(WorkflowCreateSchema):
     label = fields.String(validate=validate.Length(1, 255), metadata={"description": "A label for the new version"})
 
