@@ -5,11 +5,13 @@ import json
 from typing import Any, Callable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from orchestrator.client import Client
 
+ERROR_WIDTH = 60       # an error longer than this is clipped in tables and printed in full below
 STEP_DONE = {"step_completed": "[green]✓", "step_failed": "[red]✗", "step_skipped": "[dim]-",
              "step_cancelled": "[yellow]⊘"}
 
@@ -36,9 +38,20 @@ def follow(client: Client, execution_id: str, total_nodes: int, console: Console
                 progress.console.print(f"[yellow]↻[/] {node}  [dim]{event.get('message') or 'retrying'}[/]")
             elif kind == "step_waiting":
                 progress.console.print(f"[cyan]…[/] {node}  [dim]{event.get('message') or 'waiting'}[/]")
+                progress.stop()             # a question asked under a live display would be drawn over
                 on_waiting(event)
+                progress.start()
             elif kind.startswith("execution_") and kind not in ("execution_pending", "execution_running"):
                 progress.update(bar, description=kind.removeprefix("execution_"))
+
+
+def clip(text: str | None, width: int = ERROR_WIDTH) -> str:
+    """The first line of ``text``, at most ``width`` characters (… when cut)."""
+    text = (text or "").strip()
+    first = text.splitlines()[0] if text else ""
+    if first == text and len(text) <= width:
+        return text
+    return first[:width - 1] + "…"
 
 
 def step_table(steps: list[dict[str, Any]]) -> Table:
@@ -50,8 +63,16 @@ def step_table(steps: list[dict[str, Any]]) -> Table:
         duration = f"{step['duration_ms']} ms" if step.get("duration_ms") is not None else ""
         status = step["status"]
         table.add_row(step["node_id"], step["node_type"], f"[{colours.get(status, 'white')}]{status}[/]",
-                      str(step["attempt"]), duration, (step.get("error") or "")[:200])
+                      str(step["attempt"]), duration, escape(clip(step.get("error"))))
     return table
+
+
+def step_errors(steps: list[dict[str, Any]], console: Console) -> None:
+    """The full text of each error the step table clipped, once."""
+    for step in steps:
+        error = step.get("error")
+        if error and clip(error) != error.strip():
+            console.print(f"[red]{escape(step['node_id'])}:[/] {escape(error)}", highlight=False)
 
 
 def summary(execution: dict[str, Any], console: Console) -> None:
