@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv test
+.PHONY: venv test browser
 
 $(BIN)/orchestrator: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,17 @@ $(BIN)/orchestrator: pyproject.toml
 
 venv: $(BIN)/orchestrator
 
-test: venv
+test: venv browser
 	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+# The console's browser tests drive Debian's chromium: installed here when missing and running
+# as root with apt-get; otherwise those tests are skipped, saying why.
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	  else echo "chromium or chromedriver not found: the console's browser tests will be skipped"; fi; \
+	fi
 
 # The examples run on the embedded default (SQLite, no servers) against a small local
 # service (examples/service.py) that each target starts and stops.

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from api import console
 from api.auth import API_PREFIX, SCHEME, authenticate
 from api.context import Orchestrator
 from api.docs import ASSETS_URL, swagger_ui_assets
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         api.register_blueprint(resource.blp, url_prefix=API_PREFIX)
     api.register_blueprint(operations)
     app.register_blueprint(swagger_ui_assets())
+    app.register_blueprint(console.blp)
     if settings.bootstrap_api_key:
         with engine.sessions.begin() as session:
             ensure_api_key(session, settings.bootstrap_api_key)

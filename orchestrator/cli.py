@@ -87,7 +87,8 @@ def _standalone(args: argparse.Namespace) -> int:
     with console.status("starting the API, a worker and beat…"):
         stack.start()
     console.print(f"Orchestrator is running on {'the embedded SQLite setup' if settings.is_embedded_database else settings.database_url.split('@')[-1]}")
-    console.print(f"  API      {stack.url}/api/v1\n  docs     {stack.url}/docs\n  API key  {stack.api_key}")
+    console.print(f"  console  {stack.url}/ui\n  API      {stack.url}/api/v1\n  docs     {stack.url}/docs\n"
+                  f"  API key  {stack.api_key}")
     console.print(f"  data     {settings.data_dir}\nPress Ctrl-C to stop.")
     try:
         while all(proc.poll() is None for proc in stack.processes.values()):
