@@ -125,9 +125,9 @@ def _follow_to_end(client: Client, execution_id: str, total_nodes: int, console:
     progress.follow(client, execution_id, total_nodes, console, _approver(client, console, approve, execution_id))
     execution = client.execution(execution_id)
     steps = client.steps(execution_id)
-    console.print(progress.step_table(steps))
+    console.print(progress.step_table(steps, console.width))
     progress.step_errors(steps, console)
-    progress.summary(execution, console)
+    progress.summary(execution, console, steps)
     return 0 if execution["status"] == "completed" else 1
 
 
@@ -250,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         return INTERRUPTED
+    except BrokenPipeError:             # the reader (`| head`) has gone: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except SQLAlchemyError as exc:
         message = _database_error(exc)
     except (ConfigError, DomainError, DefinitionError, ApiError, StartError, OSError) as exc:

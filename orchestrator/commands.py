@@ -22,6 +22,7 @@ from orchestrator.services.errors import DomainError
 from orchestrator.standalone import DEFAULT_PORT, saved_api_key
 
 DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
+LIST_ERROR_WIDTH = 40
 
 Row = dict[str, Any]
 
@@ -50,10 +51,17 @@ def _json_arg(text: str, flag: str) -> Any:
         raise DomainError(f"{flag} is not JSON: {exc}") from None
 
 
+def _short(row_id: str) -> str:
+    """The start of an id, enough to recognise it in a table (``--json`` has it whole)."""
+    return row_id[:8] + "…"
+
+
 def table(title: str, columns: tuple[str, ...], rows: list[list[Any]]) -> Table:
+    """One line a row: the last column folds; the others, short, stay whole (the id to act on first)."""
     out = Table(title=title, title_justify="left")
-    for column in columns:
-        out.add_column(column, overflow="fold")
+    for index, column in enumerate(columns):
+        last = index == len(columns) - 1
+        out.add_column(column, no_wrap=not last, overflow="fold" if last else "ellipsis")
     for row in rows:
         out.add_row(*(escape("" if v is None else str(v)) for v in row))
     return out
@@ -142,9 +150,9 @@ def _publish(args: argparse.Namespace, client: Client) -> Row:
 # executions
 
 def _execution_rows(items: list[Row]) -> Table:
-    return table("executions", ("id", "workflow", "version", "status", "trigger", "created", "duration", "error"), [
-        [e["id"], e["workflow_id"], e["version"], e["status"], e["trigger"], _when(e["created_at"]),
-         f"{e['duration_ms']} ms" if e["duration_ms"] is not None else "", progress.clip(e["error"])]
+    return table("executions", ("id", "workflow", "status", "created", "duration", "error"), [
+        [e["id"], f"{_short(e['workflow_id'])} v{e['version']}", e["status"], _when(e["created_at"]),
+         f"{e['duration_ms']} ms" if e["duration_ms"] is not None else "", progress.clip(e["error"], LIST_ERROR_WIDTH)]
         for e in items])
 
 
@@ -160,13 +168,13 @@ def _execution_show(args: argparse.Namespace, client: Client) -> Row:
 def _render_execution(console: Console, e: Row) -> None:
     console.print(escape(f"execution {e['id']}: workflow {e['workflow_id']} v{e['version']}, "
                          f"trigger {e['trigger']}, created {_when(e['created_at'])}"))
-    console.print(progress.step_table(e["steps"]))
+    console.print(progress.step_table(e["steps"], console.width))
     progress.step_errors(e["steps"], console)
     for step in e["steps"]:
         if step.get("error_traceback"):
             console.print(f"[bold]traceback of {escape(step['node_id'])}[/] (attempt {step['attempt']}):")
             console.print(escape(step["error_traceback"].rstrip()), highlight=False)
-    progress.summary(e, console)
+    progress.summary(e, console, e["steps"])
 
 
 def _act(action: str) -> Callable[[argparse.Namespace, Client], Row]:
@@ -177,7 +185,7 @@ def _act(action: str) -> Callable[[argparse.Namespace, Client], Row]:
 
 def _approval_rows(items: list[Row]) -> Table:
     return table("approvals", ("id", "execution", "node", "approver", "status", "expires"), [
-        [a["id"], a["execution_id"], a["node_id"], a["approver_email"] or "", a["status"], _when(a["expires_at"])]
+        [a["id"], _short(a["execution_id"]), a["node_id"], a["approver_email"] or "", a["status"], _when(a["expires_at"])]
         for a in items])
 
 
@@ -188,9 +196,9 @@ def _decide(approve: bool) -> Callable[[argparse.Namespace, Client], Row]:
 # schedules
 
 def _schedule_rows(items: list[Row]) -> Table:
-    return table("schedules", ("id", "workflow", "cron", "timezone", "status", "next run", "last"), [
-        [s["id"], s["workflow_id"], f"{s['cron_expression']} ({s['description']})", s["timezone"], s["status"],
-         _when(s["next_run_at"]), s["last_execution_status"] or ""] for s in items])
+    return table("schedules", ("id", "workflow", "status", "next run", "last", "timezone", "cron"), [
+        [s["id"], _short(s["workflow_id"]), s["status"], _when(s["next_run_at"]), s["last_execution_status"] or "",
+         s["timezone"], f"{s['cron_expression']}: {s['description']}"] for s in items])
 
 
 def _schedule_create(args: argparse.Namespace, client: Client) -> Row:
