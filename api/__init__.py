@@ -1,4 +1,4 @@
-"""The HTTP API (DESIGN section 6). ``create_app`` is the composition root; nothing runs at import."""
+"""The HTTP API under /api/v1. ``create_app`` is the composition root; nothing runs at import."""
 from __future__ import annotations
 
 from flask import Flask

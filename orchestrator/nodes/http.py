@@ -1,6 +1,6 @@
 """The ``http_request`` node, and ``safe_request``: the one way node types reach the network.
 
-SSRF rules (DESIGN section 5): only http and https; every address the host resolves to must
+SSRF rules: only http and https; every address the host resolves to must
 be public unless private targets are allowed; redirects are followed here, at most
 ``MAX_REDIRECTS``, and every hop is checked again. The connection goes to the address that
 was checked, not to whatever a second DNS lookup answers (DNS rebinding): ``_PinnedAdapter``

@@ -1,4 +1,4 @@
-"""Executions, their steps and events as the API shows them (DESIGN section 6)."""
+"""Executions, their steps and events as the API shows them."""
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate

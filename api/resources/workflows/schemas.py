@@ -10,7 +10,7 @@ from orchestrator.states import WorkflowStatus
 
 
 class DefinitionField(fields.Field):
-    """A definition as an object, or as YAML or JSON text (DESIGN section 2)."""
+    """A definition as an object, or as YAML or JSON text."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if not isinstance(value, (dict, str)):
