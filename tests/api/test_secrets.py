@@ -4,8 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from orchestrator.db import Secret
-from orchestrator.services.secrets import MASK, redact_values, secret_values
-from orchestrator.templating import referenced_keys
+from orchestrator.secrets import MASK, redact_values, secret_names, secret_values
 
 VALUE = "tok-9f8e7d6c5b4a"
 
@@ -67,5 +66,6 @@ def test_redact_values_masks_every_occurrence_in_any_json():
 
 
 def test_the_secrets_a_config_names():
-    config = {"headers": {"Authorization": "Bearer {{ secrets.API_TOKEN }}"}, "url": "{{ secrets['BASE'] }}/x"}
-    assert set(referenced_keys("secrets", config)) == {"API_TOKEN", "BASE"}
+    config = {"headers": {"Authorization": "Bearer {{ secrets.API_TOKEN }}"}, "url": "{{ secrets['BASE'] }}/x",
+              "body": "{{ input.secrets.NOT_ONE }} {{ nodes.a.output }}"}
+    assert secret_names(config) == {"API_TOKEN", "BASE"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from api.schemas import page_of
-from orchestrator.services.secrets import NAME_PATTERN
+from orchestrator.secrets import NAME_PATTERN
 
 
 class SecretSetSchema(Schema):
