@@ -16,7 +16,7 @@ class Box:
     type: str
     x: int
     y: int
-    status: str
+    status: str | None      # None: a definition, not a run
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,9 @@ class Drawing:
     node_height: int = NODE_HEIGHT
 
 
-def layout(definition: dict[str, Any], statuses: dict[str, str]) -> Drawing:
+def layout(definition: dict[str, Any], statuses: dict[str, str] | None = None) -> Drawing:
     """Each node in the column of its longest path from a root, columns centred vertically;
-    ``statuses`` by node id (a node without a step yet is ``pending``)."""
+    ``statuses`` of a run by node id (a node without a step yet is ``pending``)."""
     ids = [node["id"] for node in definition["nodes"]]
     edges = definition.get("edges", [])
     pairs = [(edge["source"], edge["target"]) for edge in edges]
@@ -60,7 +60,8 @@ def layout(definition: dict[str, Any], statuses: dict[str, str]) -> Drawing:
         top = (height - len(members) * NODE_HEIGHT - (len(members) - 1) * GAP_Y) // 2
         for row, node_id in enumerate(members):
             where[node_id] = (MARGIN + column * (NODE_WIDTH + GAP_X), top + row * (NODE_HEIGHT + GAP_Y))
-    boxes = [Box(node_id, types[node_id], *where[node_id], statuses.get(node_id, "pending")) for node_id in ids]
+    boxes = [Box(node_id, types[node_id], *where[node_id],
+                 None if statuses is None else statuses.get(node_id, "pending")) for node_id in ids]
     arrows = []
     for edge in edges:
         (sx, sy), (tx, ty) = where[edge["source"]], where[edge["target"]]

@@ -181,7 +181,7 @@ def workflow_page(workflow_id: uuid.UUID):
         versions = workflows.list_versions(session, owner(), workflow_id, limit=100).items
         recent = executions.list_executions(session, owner(), workflow_id=workflow_id, limit=10).items
         return render_template("console/workflow.html", workflow=described, versions=versions, recent=recent,
-                               drawing=layout(described.definition, {}), as_json=_pretty)
+                               drawing=layout(described.definition), as_json=_pretty)
 
 
 @blp.route("/workflows/<uuid:workflow_id>/publish", methods=["POST"])
