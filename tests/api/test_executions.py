@@ -188,11 +188,10 @@ def test_an_unknown_execution_is_404(client):
     assert client.post(f"/api/v1/executions/{unknown}/cancel").status_code == 404
 
 
-def test_steps_show_the_traceback_of_an_unexpected_error(stack, client):
-    from orchestrator.nodes import NodeType, register
+def test_steps_show_the_traceback_of_an_unexpected_error(stack, client, monkeypatch):
+    from orchestrator.nodes import NodeType, registry
     from orchestrator.nodes.builtin import NoopNode
 
-    @register
     class Buggy(NodeType):
         type_name = "api_test_buggy"
         config_schema = NoopNode.config_schema
@@ -200,6 +199,7 @@ def test_steps_show_the_traceback_of_an_unexpected_error(stack, client):
         def run(self, ctx):
             return {}["missing_key"]
 
+    monkeypatch.setitem(registry._registered, Buggy.type_name, Buggy)      # for this test only
     workflow = client.post("/api/v1/workflows", json={"definition": {
         "name": "buggy", "nodes": [{"id": "bug", "type": "api_test_buggy"}, {"id": "ok", "type": "noop"}]}}).json
     execution = submit(client, workflow["id"]).json

@@ -12,7 +12,7 @@ from orchestrator.cli import main
 from orchestrator.client import Client
 from orchestrator.nodes.base import NodeType
 from orchestrator.nodes.builtin import NoopNode
-from orchestrator.nodes.registry import register
+from orchestrator.nodes import registry
 from tests.support.api import BOOTSTRAP_KEY, WORKFLOWS
 
 CHAIN = str(WORKFLOWS / "chain.yaml")
@@ -29,7 +29,6 @@ def cli(capsys, served):
     return run
 
 
-@register
 class _Broken(NodeType):
     """A custom node with a bug: its KeyError is stored with a traceback."""
 
@@ -107,7 +106,8 @@ def test_executions_list_show_tail_and_control(cli, served):
     assert out.startswith("error: POST /executions/") and "409" in out and out.count("\n") == 1
 
 
-def test_executions_show_traceback_and_retry(cli, served, tmp_path):
+def test_executions_show_traceback_and_retry(cli, served, tmp_path, monkeypatch):
+    monkeypatch.setitem(registry._registered, _Broken.type_name, _Broken)     # for this test only
     broken = tmp_path / "broken.yaml"
     broken.write_text("name: broken\nnodes:\n  - {id: bug, type: cli_test_broken}\n")
     execution = _submit(cli, str(broken))
