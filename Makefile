@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv test
+.PHONY: venv test browser
 
 $(BIN)/orchestrator: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,10 +16,19 @@ $(BIN)/orchestrator: pyproject.toml
 venv: $(BIN)/orchestrator
 
 # ruff and the import-linter layers contract (.importlinter) run first.
-test: venv
+test: venv browser
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+# The console's browser tests drive Debian's chromium: installed here when missing and running
+# as root with apt-get; otherwise those tests are skipped, saying why.
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	  else echo "chromium or chromedriver not found: the console's browser tests will be skipped"; fi; \
+	fi
 
 # The examples run on the embedded default (SQLite, no servers) against a small local
 # service (examples/service.py) that each target starts and stops.

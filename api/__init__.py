@@ -1,15 +1,16 @@
-"""The HTTP API (DESIGN section 6). ``create_app`` is the composition root; nothing runs at import."""
+"""The HTTP API under /api/v1. ``create_app`` is the composition root; nothing runs at import."""
 from __future__ import annotations
 
 from flask import Flask, request
 
+from api import console
 from api.auth import API_PREFIX, SCHEME, authenticate
 from api.context import Orchestrator
 from api.docs import ASSETS_URL, swagger_ui_assets
 from api.errors import Api, register_error_handlers
 from api.metrics import Metrics
 from api.operations import blp as operations
-from api.resources import api_keys, approvals, executions, schedules, workflows
+from api.resources import api_keys, approvals, executions, schedules, secrets, workflows
 from orchestrator.composition import build_engine
 from orchestrator.config import Settings
 from orchestrator.engine import Engine
@@ -53,10 +54,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     api = Api(app)
     api.spec.components.security_scheme(SCHEME, {"type": "http", "scheme": "bearer"})
     register_error_handlers(app)
-    for resource in (workflows, executions, schedules, approvals, api_keys):
+    for resource in (workflows, executions, schedules, approvals, api_keys, secrets):
         api.register_blueprint(resource.blp, url_prefix=API_PREFIX)
     api.register_blueprint(operations)
     app.register_blueprint(swagger_ui_assets())
+    app.register_blueprint(console.blp)
     if settings.bootstrap_api_key:
         with engine.sessions.begin() as session:
             ensure_api_key(session, settings.bootstrap_api_key)

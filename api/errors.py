@@ -1,4 +1,4 @@
-"""One place that turns errors into HTTP answers (DESIGN section 6).
+"""One place that turns errors into HTTP answers.
 
 Every error is ``{"code", "status", "message", "errors"}``: domain errors, flask-smorest's
 and webargs' own (422, 400 for a malformed body), routing (404, 405), the body limit (413),

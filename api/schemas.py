@@ -1,4 +1,4 @@
-"""Schemas that every resource shares: paging, and the page envelope of DESIGN section 6."""
+"""Schemas that every resource shares: paging, and the page envelope `{items, next_cursor}`."""
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate

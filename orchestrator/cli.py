@@ -1,4 +1,4 @@
-"""The ``orchestrator`` command line (DESIGN section 7)."""
+"""orchestrator: run workflows, the API, workers and beat, and manage what they hold."""
 from __future__ import annotations
 
 import argparse
@@ -12,9 +12,12 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.prompt import Confirm
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from orchestrator import progress
 from orchestrator.client import ApiError, Client
+from orchestrator.commands import add_resource_commands, connect
 from orchestrator.config import ConfigError, get_settings
 from orchestrator.crypto import generate_key, load_keyring
 from orchestrator.db.migrate import upgrade_database
@@ -23,7 +26,9 @@ from orchestrator.definitions import DefinitionError, parse_definition
 from orchestrator.services import api_keys
 from orchestrator.services.errors import DomainError
 from orchestrator.services.keys import rotate_keys
-from orchestrator.standalone import Stack
+from orchestrator.standalone import DEFAULT_PORT, Stack, StartError
+
+INTERRUPTED = 130       # the shell's code for a process ended by Ctrl-C
 
 
 def _db(args: argparse.Namespace) -> int:
@@ -82,7 +87,8 @@ def _standalone(args: argparse.Namespace) -> int:
     with console.status("starting the API, a worker and beat…"):
         stack.start()
     console.print(f"Orchestrator is running on {'the embedded SQLite setup' if settings.is_embedded_database else settings.database_url.split('@')[-1]}")
-    console.print(f"  API      {stack.url}/api/v1\n  docs     {stack.url}/docs\n  API key  {stack.api_key}")
+    console.print(f"  console  {stack.url}/ui\n  API      {stack.url}/api/v1\n  docs     {stack.url}/docs\n"
+                  f"  API key  {stack.api_key}")
     console.print(f"  data     {settings.data_dir}\nPress Ctrl-C to stop.")
     try:
         while all(proc.poll() is None for proc in stack.processes.values()):
@@ -109,8 +115,8 @@ def _approver(client: Client, console: Console, policy: str | None, execution_id
                 console.print(f"  approve with: curl -X POST -H 'Authorization: Bearer …' "
                               f"{client.url}/api/v1/approvals/{approval['id']}/approve")
                 continue
-            client.decide(approval["id"], decision == "approve", {"decided_by": "orchestrator run"})
-            console.print(f"  {decision}d {approval['node_id']}")
+            decided = client.decide(approval["id"], decision == "approve", {"decided_by": "orchestrator run"})
+            console.print(f"  {decided['status']} {approval['node_id']}")
     return on_waiting
 
 
@@ -118,8 +124,10 @@ def _follow_to_end(client: Client, execution_id: str, total_nodes: int, console:
                    approve: str | None = None) -> int:
     progress.follow(client, execution_id, total_nodes, console, _approver(client, console, approve, execution_id))
     execution = client.execution(execution_id)
-    console.print(progress.step_table(client.steps(execution_id)))
-    progress.summary(execution, console)
+    steps = client.steps(execution_id)
+    console.print(progress.step_table(steps, console.width))
+    progress.step_errors(steps, console)
+    progress.summary(execution, console, steps)
     return 0 if execution["status"] == "completed" else 1
 
 
@@ -143,18 +151,35 @@ def _run(args: argparse.Namespace) -> int:
         workflow_id, version = client.save_workflow(definition, text)
         execution = client.submit(workflow_id, input, version)
         console.print(f"running [bold]{definition.name}[/] v{version}: execution {execution['id']}")
-        return _follow_to_end(client, execution["id"], len(definition.nodes), console, args.approve)
+        try:
+            return _follow_to_end(client, execution["id"], len(definition.nodes), console, args.approve)
+        except KeyboardInterrupt:
+            return _cancel(client, execution["id"], console)
     finally:
         client.close()
         if stack is not None:
             stack.stop()
 
 
+def _cancel(client: Client, execution_id: str, console: Console) -> int:
+    """After a Ctrl-C: ask the server to cancel the execution (another Ctrl-C leaves at once)."""
+    console.print(f"interrupted: cancelling execution {execution_id} (Ctrl-C again to leave now)")
+    try:
+        status = client.call("POST", f"/executions/{execution_id}/cancel")["status"]
+        console.print(f"execution {execution_id}: {status}")
+    except ApiError as exc:
+        console.print(f"[red]error:[/] {exc}")
+    return INTERRUPTED
+
+
 def _tail(args: argparse.Namespace) -> int:
     console = Console()
-    client = Client(args.url, args.api_key or os.environ.get("ORCHESTRATOR_API_KEY", ""))
-    total = len(client.steps(args.execution_id))
-    return _follow_to_end(client, args.execution_id, total, console)
+    client = connect(args)
+    try:
+        total = len(client.steps(args.execution_id))
+        return _follow_to_end(client, args.execution_id, total, console)
+    finally:
+        client.close()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     standalone = commands.add_parser("standalone", help="API + worker + beat on this machine (embedded default)")
     standalone.add_argument("--host", default="127.0.0.1")
-    standalone.add_argument("--port", type=int, default=8000)
+    standalone.add_argument("--port", type=int, default=DEFAULT_PORT)
     standalone.add_argument("--concurrency", type=int, default=2, help="worker processes")
     standalone.set_defaults(func=_standalone)
 
@@ -190,10 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
     _remote(run, "the API of a running deployment (default: start an embedded one for this run)")
     run.set_defaults(func=_run)
 
-    executions = commands.add_parser("executions", help="executions").add_subparsers(dest="ex_command", required=True)
+    executions = add_resource_commands(commands, _remote)
     tail = executions.add_parser("tail", help="follow a running execution to its end")
     tail.add_argument("execution_id")
-    _remote(tail, "the API of the deployment", required=True)
+    _remote(tail, "the API (default: the local `orchestrator standalone`)")
     tail.set_defaults(func=_tail)
 
     enc = commands.add_parser("keys", help="encryption keys").add_subparsers(dest="enc_command", required=True)
@@ -202,21 +227,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _remote(parser: argparse.ArgumentParser, help: str, required: bool = False) -> None:
-    parser.add_argument("--url", default=os.environ.get("ORCHESTRATOR_URL"), required=required and
-                        not os.environ.get("ORCHESTRATOR_URL"), help=f"{help} (env ORCHESTRATOR_URL)")
+def _remote(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--url", default=os.environ.get("ORCHESTRATOR_URL"), help=f"{help} (env ORCHESTRATOR_URL)")
     parser.add_argument("--api-key", help="API key (env ORCHESTRATOR_API_KEY)")
+
+
+def _database_error(exc: SQLAlchemyError) -> str:
+    """One line on what is wrong with the database, and what to do."""
+    text = " ".join(str(getattr(exc, "orig", None) or exc).split())
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        return f"the database has no tables yet ({text}); run `orchestrator db upgrade`"
+    where = make_url(get_settings().database_url).render_as_string(hide_password=True)
+    return (f"cannot use the database {where}: {text}; check DATABASE_URL, and create the database if it "
+            "does not exist (for PostgreSQL: createdb NAME), then run `orchestrator db upgrade`")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=get_settings().log_level, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
+        logging.basicConfig(level=get_settings().log_level, format="%(levelname)s %(name)s: %(message)s")
+        logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
         return args.func(args)
-    except (ConfigError, DomainError, DefinitionError, ApiError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        return INTERRUPTED
+    except BrokenPipeError:             # the reader (`| head`) has gone: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except SQLAlchemyError as exc:
+        message = _database_error(exc)
+    except (ConfigError, DomainError, DefinitionError, ApiError, StartError, OSError) as exc:
+        message = str(exc)
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ class Settings:
     sweep_interval_seconds: float = 2.0
     # A queued step whose message has not started after this long is re-sent.
     requeue_after_seconds: float = 30.0
-    # Broker visibility timeout: longer than any node timeout (DESIGN section 4).
+    # Broker visibility timeout: longer than any node timeout.
     visibility_timeout_seconds: int = 3600
     # Events (the execution log) of executions finished longer ago are deleted (seed 001); 0 keeps them.
     event_retention_days: int = 30

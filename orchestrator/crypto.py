@@ -1,4 +1,4 @@
-"""AES-256-GCM envelope for definitions and credentials (DESIGN section 5).
+"""AES-256-GCM envelope for definitions and credentials.
 
 Every record gets a fresh 96-bit nonce (stored in its ``*_iv`` column), the table, column
 and row id as associated data (so a ciphertext moved to another row or column fails), and

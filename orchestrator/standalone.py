@@ -26,8 +26,8 @@ from orchestrator.db.session import transaction
 from orchestrator.services.api_keys import KEY_PREFIX, ensure_api_key
 
 API_KEY_FILE = "standalone-api-key"
+DEFAULT_PORT = 8000
 PR_SET_PDEATHSIG = 1
-LOG_TAIL_LINES = 30
 
 
 def _die_with_parent() -> None:
@@ -55,6 +55,29 @@ def standalone_api_key(settings: Settings) -> str:
     if settings.bootstrap_api_key:
         return settings.bootstrap_api_key
     return secret_file(Path(settings.data_dir) / API_KEY_FILE, lambda: KEY_PREFIX + secrets.token_urlsafe(32))[0]
+
+
+def saved_api_key(settings: Settings) -> str | None:
+    """The key a standalone install answers to, if it has one yet (nothing is created)."""
+    if settings.bootstrap_api_key:
+        return settings.bootstrap_api_key
+    path = Path(settings.data_dir) / API_KEY_FILE
+    return path.read_text().strip() if path.exists() else None
+
+
+class StartError(RuntimeError):
+    """A process of the stack did not start; the message says which, why, and where its log is."""
+
+
+def check_port_free(host: str, port: int) -> None:
+    """StartError if something listens on ``host:port`` already."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)    # as the API server binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise StartError(f"cannot listen on {host}:{port}: {exc.strerror}; "
+                             "pass another --port or stop what uses it") from None
 
 
 @dataclass
@@ -93,6 +116,8 @@ class Stack:
         }
 
     def start(self, timeout: float = 60.0) -> "Stack":
+        if self.port:
+            check_port_free(self.host, self.port)
         upgrade_database()
         load_keyring(self.settings)     # make the embedded key here, before the children need it
         self.api_key = standalone_api_key(self.settings)
@@ -116,13 +141,14 @@ class Stack:
                 if proc.poll() is not None:
                     self.stop()
                     log = log_dir / f"{name}.log"
-                    tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-LOG_TAIL_LINES:])
-                    raise RuntimeError(f"{name} exited with {proc.returncode}; the end of {log}:\n{tail}")
+                    last = next((line for line in reversed(log.read_text(errors="replace").splitlines())
+                                 if line.strip()), "no output")
+                    raise StartError(f"{name} exited with {proc.returncode}: {last.strip()}; see {log}")
             if api_ready(self.url):
                 return
             time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"the API did not become ready in {timeout:g}s; see {log_dir}")
+        raise StartError(f"the API did not become ready in {timeout:g}s; see {log_dir}")
 
     def stop(self, timeout: float = 15.0) -> None:
         for proc in self.processes.values():

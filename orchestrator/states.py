@@ -1,4 +1,4 @@
-"""Every status the system knows, as data (DESIGN section 3).
+"""Every status the system knows, as data.
 
 Code asks ``status in StepStatus.TERMINAL``; it never repeats lists of strings. The
 transitions allowed between these states live in ``orchestrator.engine.transitions``.

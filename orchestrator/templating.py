@@ -1,7 +1,7 @@
 """Sandboxed Jinja2 for node configs, the workflow output and edge conditions (never eval).
 
-Templates see ``input``, ``nodes.<id>.output``, ``nodes.<id>.status``, ``execution`` and
-``context``. Undefined names, attributes and keys are errors (``StrictUndefined``), and
+Templates see ``input``, ``nodes.<id>.output``, ``nodes.<id>.status``, ``execution``,
+``context`` and, when a node runs, the ``secrets.<NAME>`` its config names. Undefined names, attributes and keys are errors (``StrictUndefined``), and
 everything that goes wrong while parsing or rendering is a ``TemplateError``.
 
 A string that is exactly one ``{{ expression }}`` renders to the expression's native value
@@ -24,6 +24,7 @@ from typing import Any, Callable, TypeVar
 
 import jinja2
 from jinja2 import meta
+from jinja2 import nodes as ast
 from jinja2 import Template, Undefined
 from jinja2.sandbox import SecurityError
 
@@ -186,6 +187,34 @@ def referenced_names(value: Any, conditions: Iterable[str] = ()) -> frozenset[st
     for expr in conditions:
         names |= _names_in(f"{{{{ {expr} }}}}")
     return frozenset(names)
+
+
+def _keys_in(text: str, root: str) -> set[str]:
+    try:
+        tree = _environment().parse(text)
+    except jinja2.TemplateSyntaxError:
+        return set()
+    found: set[str] = set()
+    for item in tree.find_all((ast.Getattr, ast.Getitem)):
+        if isinstance(item.node, ast.Name) and item.node.name == root:
+            if isinstance(item, ast.Getattr):
+                found.add(item.attr)
+            elif isinstance(item.arg, ast.Const) and isinstance(item.arg.value, str):
+                found.add(item.arg.value)
+    return found
+
+
+def referenced_keys(root: str, value: Any, conditions: Iterable[str] = ()) -> dict[str, str]:
+    """Each key of the variable ``root`` that templates in ``value`` and the conditions name
+    (``nodes.fetch`` or ``nodes['fetch']`` for root ``nodes``; ``secrets.TOKEN`` for ``secrets``),
+    with the path of the first string naming it."""
+    found: dict[str, str] = {}
+    texts = [*iter_strings(value), *((f"condition {expr!r}", f"{{{{ {expr} }}}}") for expr in conditions)]
+    for path, text in texts:
+        if "{" in text:
+            for key in sorted(_keys_in(text, root)):
+                found.setdefault(key, path)
+    return found
 
 
 def _guarded(where: str, compute: Callable[[], Any], budget: RenderBudget) -> Any:

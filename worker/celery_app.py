@@ -25,7 +25,7 @@ def create_celery(settings: Settings) -> Celery:
     embedded.register()
     app = Celery("orchestrator", broker=settings.broker_url)
     app.conf.update(
-        # The database is the truth; the queue is only a doorbell (DESIGN section 4).
+        # The database is the truth; the queue is only a doorbell.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,

@@ -14,11 +14,13 @@ from orchestrator.db.executions import (
     StructuredOutput,
 )
 from orchestrator.db.schedules import ScheduledWorkflow, ScheduleFire
+from orchestrator.db.secrets import Secret
 from orchestrator.db.workflows import Edge, Node, Workflow, WorkflowTemplate, WorkflowVersion
 
 __all__ = [
     "A2AMessage", "Agent", "ApiKey", "Base", "Credential", "Edge", "Execution", "ExecutionEvent",
     "ExecutionStep", "HumanApproval", "Node", "Provider", "ScheduleFire", "ScheduledWorkflow",
-    "SharedContext", "Squad", "StepCall", "StepCheckpoint", "SquadMember", "StructuredOutput", "User", "Workflow",
+    "Secret", "SharedContext", "Squad", "SquadMember", "StepCall", "StepCheckpoint", "StructuredOutput", "User",
+    "Workflow",
     "WorkflowTemplate", "WorkflowVersion",
 ]

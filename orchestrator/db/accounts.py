@@ -1,4 +1,4 @@
-"""Users and their API keys (seed 004's apps with API keys, DESIGN section 5)."""
+"""Users and their API keys."""
 from __future__ import annotations
 
 import uuid

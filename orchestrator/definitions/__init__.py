@@ -1,4 +1,4 @@
-"""Workflow definitions: parse JSON or YAML into a validated DAG (DESIGN section 2)."""
+"""Workflow definitions: parse JSON or YAML into a validated DAG."""
 from orchestrator.definitions.model import EdgeSpec, NodeSpec, RetryPolicy, WorkflowDefinition
 from orchestrator.definitions.validation import (
     DefinitionError,

@@ -1,4 +1,4 @@
-"""Marshmallow schemas for the structure of a definition (DESIGN section 2).
+"""Marshmallow schemas for the structure of a definition.
 
 Nodes and edges are loaded one at a time by ``validation`` so that errors can name the node
 id; node configs are checked against their node type's own schema there too.

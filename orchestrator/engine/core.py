@@ -37,6 +37,7 @@ from orchestrator.engine.transaction import Outbox, Transaction, execution_meta,
 from orchestrator.nodes.base import Continue, NodeContext, NodeType, Suspend
 from orchestrator.nodes.registry import config_schema_of, get_node_type
 from orchestrator.redaction import redact
+from orchestrator.secrets import redact_values, secret_names, secret_values
 from orchestrator.states import ExecutionStatus as E, StepStatus as S
 from orchestrator.storable import NotStorable, check_storable
 from orchestrator.budget import DEFAULT_BUDGET, RenderBudget
@@ -68,6 +69,8 @@ class Claim:
     definition: WorkflowDefinition
     config: dict[str, Any] | None = None
     context: NodeContext | None = field(default=None, repr=False)
+    # The owner's secrets its config names ({{ secrets.NAME }}): masked wherever they would be stored.
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 class Engine:
@@ -213,6 +216,11 @@ class Engine:
         names = referenced_names(node.config)
         variables = self._variables(claim, names) if names else template_variables({}, execution_meta(
             _Meta(claim)), None, {})
+        wanted = secret_names(node.config)
+        if wanted:
+            with self.sessions() as session:
+                claim.secrets = secret_values(session, self.keyring, claim.execution["owner_id"], wanted)
+            variables["secrets"] = claim.secrets
         try:
             rendered = render_value({k: v for k, v in node.config.items() if k not in node_type.unrendered},
                                     variables, budget=RenderBudget(seconds=min(node.timeout_seconds,
@@ -220,7 +228,7 @@ class Engine:
             rendered.update({k: node.config[k] for k in node_type.unrendered if k in node.config})
             claim.config = config_schema_of(node_type).load(rendered)
         except (TemplateError, marshmallow.ValidationError) as exc:
-            raise ConfigFailed(f"config of node {node.id}: {exc}") from None
+            raise ConfigFailed(redact_values(f"config of node {node.id}: {exc}", claim.secrets)) from None
         checkpoint = self._checkpoint(claim) if claim.turn else None
         claim.context = NodeContext(
             str(claim.execution_id), node.id, claim.attempt, claim.config, variables,
@@ -277,6 +285,8 @@ class Engine:
                     read=self._neighbourhood(claim))
 
     def fail(self, claim: Claim, message: str, traceback: str | None, retryable: bool = True) -> None:
+        message, traceback = redact_values(message, claim.secrets), redact_values(traceback, claim.secrets)
+
         def body(txn: Transaction) -> None:
             step = self._current(txn, claim)
             if step is not None:
@@ -301,7 +311,7 @@ class Engine:
         return step
 
     def _input(self, claim: Claim) -> dict[str, Any]:
-        return {} if claim.config is None else {"input": redact(claim.config)}
+        return {} if claim.config is None else {"input": redact_values(redact(claim.config), claim.secrets)}
 
     def _write_records(self, txn: Transaction, step, claim: Claim) -> None:
         if claim.context is not None:
@@ -330,7 +340,7 @@ class Engine:
                 txn.fail_attempt(step, f"node {claim.node.id} asked to wait for something nothing handles",
                                  retryable=False, **fields)
         else:
-            txn.complete(step, result, **fields)
+            txn.complete(step, redact_values(result, claim.secrets), **fields)
             txn.advance(after=claim.node.id)
 
 

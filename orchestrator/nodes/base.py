@@ -23,9 +23,12 @@ from orchestrator.templating import TemplateError, render_value
 
 class NodeError(Exception):
     """A node attempt failed; the message is shown on the step (never put secrets in it).
-    ``retryable=False``: the error cannot go away by trying again; no retry is spent on it."""
 
-    def __init__(self, message: str, retryable: bool = True):
+    ``retryable=False``: another attempt cannot succeed (a refused address, a 404), so the
+    step fails at once whatever its retry policy says.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = True):
         super().__init__(message)
         self.retryable = retryable
 

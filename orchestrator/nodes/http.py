@@ -1,6 +1,6 @@
 """The ``http_request`` node, and ``safe_request``: the one way node types reach the network.
 
-SSRF rules (DESIGN section 5): only http and https; every address the host resolves to must
+SSRF rules: only http and https; every address the host resolves to must
 be public unless private targets are allowed; redirects are followed here, at most
 ``MAX_REDIRECTS``, and every hop is checked again. The connection goes to the address that
 was checked, not to whatever a second DNS lookup answers (DNS rebinding): ``_PinnedAdapter``
@@ -32,6 +32,8 @@ SCHEMES = frozenset({"http", "https"})
 MAX_REDIRECTS = 5
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 ALLOW_PRIVATE_HINT = "set ORCHESTRATOR_HTTP_ALLOW_PRIVATE=1 to allow private targets"
+# A client error other than these fails the step without retrying (unless ``retry_statuses`` lists it).
+RETRYABLE_CLIENT_ERRORS = frozenset({408, 429})
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -88,15 +90,16 @@ def check_url(url: str, *, allow_private: bool) -> str:
     """The address to connect to for ``url`` under the SSRF rules; NodeError if refused."""
     parts = urlsplit(url)
     if parts.scheme.lower() not in SCHEMES:
-        raise NodeError(f"only http and https URLs are allowed, not {parts.scheme or 'one without scheme'!r}")
+        raise NodeError(f"only http and https URLs are allowed, not {parts.scheme or 'one without scheme'!r}",
+                        retryable=False)
     host = parts.hostname
     if not host:
-        raise NodeError(f"URL has no host: {describe_url(url)}")
+        raise NodeError(f"URL has no host: {describe_url(url)}", retryable=False)
     try:
         port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except ValueError:
-        raise NodeError(f"URL has an invalid port: {describe_url(url)}") from None
+        raise NodeError(f"URL has an invalid port: {describe_url(url)}", retryable=False) from None
     except (OSError, UnicodeError):
         raise NodeError(f"cannot resolve host {host!r}") from None
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
@@ -105,7 +108,8 @@ def check_url(url: str, *, allow_private: bool) -> str:
             ip = ipaddress.ip_address(address.partition("%")[0])  # drop an IPv6 zone id
             reason = blocked_reason(ip)
             if reason:
-                raise NodeError(f"refusing to connect to {ip} ({reason}) for host {host}; {ALLOW_PRIVATE_HINT}")
+                raise NodeError(f"refusing to connect to {ip} ({reason}) for host {host}; {ALLOW_PRIVATE_HINT}",
+                                retryable=False)
     return addresses[0]
 
 
@@ -243,6 +247,10 @@ class HttpRequestConfig(Schema):
         fields.Integer(strict=True, validate=validate.Range(min=100, max=599)), validate=validate.Length(min=1)
     )
     follow_redirects = fields.Boolean(load_default=True)
+    retry_statuses = fields.List(
+        fields.Integer(strict=True, validate=validate.Range(min=400, max=499)), load_default=list,
+        metadata={"description": "Client errors to retry besides 408 and 429 (5xx are always retried)"},
+    )
 
     @pre_load
     def _upper_case_method(self, data: Any, **kwargs: Any) -> Any:
@@ -292,7 +300,8 @@ def _text(content: bytes, message: email.message.Message) -> str | None:
 
 
 class HttpRequestNode(NodeType):
-    """Calls an HTTP endpoint; a status outside ``ok_statuses`` (default 2xx) fails the attempt."""
+    """Calls an HTTP endpoint; a status outside ``ok_statuses`` (default 2xx) fails the attempt, and a
+    4xx other than 408, 429 and ``retry_statuses`` fails it for good (no retry)."""
 
     type_name: ClassVar[str] = "http_request"
     config_schema: ClassVar[type[Schema]] = HttpRequestConfig
@@ -318,5 +327,7 @@ class HttpRequestNode(NodeType):
         ok = response.status_code in ok_statuses if ok_statuses else 200 <= response.status_code < 300
         if not ok:
             status = f"{response.status_code} {response.reason}".strip()
-            raise NodeError(f"HTTP {status} from {describe_url(response.url)}")
+            code = response.status_code
+            retryable = not 400 <= code < 500 or code in RETRYABLE_CLIENT_ERRORS or code in config["retry_statuses"]
+            raise NodeError(f"HTTP {status} from {describe_url(response.url)}", retryable=retryable)
         return {"status_code": response.status_code, "headers": response.headers, **_decode(response)}

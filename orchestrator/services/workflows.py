@@ -16,6 +16,7 @@ from orchestrator.engine.store import build_version
 from orchestrator.services.errors import Conflict, Invalid, NotFound, owned
 from orchestrator.services.pagination import DEFAULT_LIMIT, Page, list_owned, paginate
 from orchestrator.states import WorkflowStatus
+from orchestrator.templating import referenced_keys
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,38 @@ class WithDefinition:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.row, name)
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What a dry run of a definition found: it parses; these are things worth a look."""
+
+    definition: WorkflowDefinition
+    warnings: list[str]
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def nodes(self) -> list[str]:
+        return list(self.definition.nodes)
+
+
+def validate(source: Any) -> Validation:
+    """A dry run of ``create_workflow``: the same Invalid errors, nothing stored, and a warning
+    for each template reference to a node the definition does not have."""
+    definition = _parse(source)
+    warnings = []
+    places = [(f"node {node.id}", node.config, ()) for node in definition.nodes.values()]
+    places += [(f"edge {edge.source} -> {edge.target}", None, [edge.condition] if edge.condition else [])
+               for edge in definition.edges]
+    places.append(("output", definition.output, ()))
+    for where, value, conditions in places:
+        for node_id, path in referenced_keys("nodes", value, conditions).items():
+            if node_id not in definition.nodes:
+                warnings.append(f"{where}: {path} refers to nodes.{node_id}, which is not a node of this workflow")
+    return Validation(definition, warnings)
 
 
 def _parse(source: Any) -> WorkflowDefinition:

@@ -10,8 +10,8 @@ from tests.support.api import new_workflow, server_sent_events, submit, workflow
 
 EXECUTION_FIELDS = {"id", "workflow_id", "version", "status", "trigger", "input", "output", "error",
                     "created_at", "started_at", "completed_at", "duration_ms", "parent_execution_id"}
-STEP_FIELDS = {"node_id", "node_type", "status", "attempt", "turn", "input", "output", "error", "queued_at",
-               "started_at", "completed_at", "duration_ms"}
+STEP_FIELDS = {"node_id", "node_type", "status", "attempt", "turn", "input", "output", "error", "error_traceback",
+               "queued_at", "started_at", "completed_at", "duration_ms"}
 EVENT_FIELDS = {"seq", "event_type", "node_id", "attempt", "message", "data", "created_at"}
 
 
@@ -206,3 +206,24 @@ def test_children_contexts_and_messages_of_an_execution(stack, client):
     assert contexts["items"][0]["data"] == {"outputs": [{"echo": 1}, {"echo": 2}, {"echo": 3}]}
     assert client.get(f"/api/v1/executions/{execution_id}/messages").json == {"items": [], "next_cursor": None}
     assert client.get(f"/api/v1/executions/{uuid.uuid4()}/children").status_code == 404
+def test_steps_show_the_traceback_of_an_unexpected_error(stack, client, monkeypatch):
+    from orchestrator.nodes import NodeType, registry
+    from orchestrator.nodes.builtin import NoopNode
+
+    class Buggy(NodeType):
+        type_name = "api_test_buggy"
+        config_schema = NoopNode.config_schema
+
+        def run(self, ctx):
+            return {}["missing_key"]
+
+    monkeypatch.setitem(registry._registered, Buggy.type_name, Buggy)      # for this test only
+    workflow = client.post("/api/v1/workflows", json={"definition": {
+        "name": "buggy", "nodes": [{"id": "bug", "type": "api_test_buggy"}, {"id": "ok", "type": "noop"}]}}).json
+    execution = submit(client, workflow["id"]).json
+    stack.run()
+    steps = {s["node_id"]: s for s in client.get(f"/api/v1/executions/{execution['id']}/steps").json["items"]}
+    assert steps["bug"]["error"] == "KeyError: 'missing_key'"
+    assert "Traceback (most recent call last)" in steps["bug"]["error_traceback"]
+    assert 'return {}["missing_key"]' in steps["bug"]["error_traceback"]
+    assert steps["ok"]["error_traceback"] is None

@@ -209,4 +209,5 @@ def test_a_cpu_heavy_template_fails_its_step_after_the_render_budget(stack, clie
     assert time.monotonic() - started < 10
     [step] = client.get(f"/api/v1/executions/{execution_id}/steps").json["items"]
     assert step["status"] == "failed"
-    assert step["error"] == "timed out after 2s"        # rendering counts toward the attempt's timeout
+    # Rendering counts toward the attempt's 2 s: whichever of the two clocks stops it first.
+    assert step["error"] == "timed out after 2s" or "over the render budget: it took longer than 2 s" in step["error"]

@@ -160,3 +160,27 @@ def test_an_unknown_id_is_404(client):
     assert client.get(f"/api/v1/workflows/{uuid.uuid4()}").status_code == 404
     response = client.get("/api/v1/workflows/not-a-uuid")
     assert response.status_code == 404 and response.json["message"] == "not found: no such URL"
+
+
+def test_validate_is_a_dry_run_with_warnings_for_unknown_nodes(client):
+    definition = {"name": "typo", "nodes": [
+        {"id": "a", "type": "noop"},
+        {"id": "b", "type": "transform", "config": {"output": "{{ nodes.aa.output }}"}}],
+        "edges": [{"source": "a", "target": "b", "condition": "nodes['zz'].status == 'completed'"}],
+        "output": {"x": "{{ nodes.b.output }}"}}
+    response = client.post("/api/v1/workflows/validate", json={"definition": definition})
+    assert response.status_code == 200, response.json
+    assert (response.json["name"], response.json["nodes"]) == ("typo", ["a", "b"])
+    assert response.json["warnings"] == [
+        "node b: $.output refers to nodes.aa, which is not a node of this workflow",
+        "edge a -> b: condition \"nodes['zz'].status == 'completed'\" refers to nodes.zz, which is not a node of this workflow",
+    ]
+    assert client.get("/api/v1/workflows").json["items"] == []             # nothing stored
+
+
+def test_validate_answers_the_same_422_as_create(client):
+    bad = {"definition": {"name": "x", "nodes": [{"id": "a", "type": "nope"}]}}
+    validated = client.post("/api/v1/workflows/validate", json=bad)
+    created = client.post("/api/v1/workflows", json=bad)
+    assert validated.status_code == created.status_code == 422
+    assert validated.json == created.json

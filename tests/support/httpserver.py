@@ -29,6 +29,7 @@ class _Handler(BaseHTTPRequestHandler):
         key = query.get("key", url.path)
         self.server.hits[key] += 1
         self.server.idempotency_keys.append(self.headers.get("Idempotency-Key"))
+        self.server.authorizations.append(self.headers.get("Authorization"))
         if url.path == "/slow":
             time.sleep(float(query.get("s", "1")))
             return self._reply(200, {"slept": float(query.get("s", "1"))})
@@ -50,6 +51,7 @@ class LocalHTTPServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.hits: Counter[str] = Counter()
         self.idempotency_keys: list[str | None] = []
+        self.authorizations: list[str | None] = []
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
         self._thread.start()
 

@@ -302,6 +302,23 @@ def test_loopback_is_refused_without_the_allow_flag(server):
         "set ORCHESTRATOR_HTTP_ALLOW_PRIVATE=1 to allow private targets"
     )
     assert Handler.received == []
+    assert info.value.retryable is False                  # another attempt cannot succeed
+
+
+@pytest.mark.parametrize("status, config, retryable", [
+    (404, {}, False), (400, {}, False), (403, {}, False), (408, {}, True), (429, {}, True), (500, {}, True),
+    (503, {}, True), (409, {"retry_statuses": [409]}, True), (404, {"retry_statuses": [409]}, False),
+])
+def test_a_client_error_other_than_408_and_429_is_not_retried(server, status, config, retryable):
+    with pytest.raises(NodeError) as info:
+        fetch({"url": f"{server}/status/{status}", **config})
+    assert info.value.retryable is retryable
+
+
+def test_a_network_failure_is_retried():
+    with pytest.raises(NodeError, match="could not connect") as info:
+        fetch({"url": "http://127.0.0.1:9/"})
+    assert info.value.retryable is True
 
 
 def test_a_name_resolving_to_loopback_is_refused(monkeypatch):
@@ -502,6 +519,7 @@ def test_http_config_defaults():
         "url": "http://localhost:8000/x",
         "method": "POST",
         "headers": {},
+        "retry_statuses": [],
         "timeout_seconds": 30.0,
         "follow_redirects": True,
     }

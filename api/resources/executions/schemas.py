@@ -1,4 +1,4 @@
-"""Executions, their steps and events as the API shows them (DESIGN section 6)."""
+"""Executions, their steps and events as the API shows them."""
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
@@ -68,6 +68,8 @@ class StepSchema(Schema):
                        metadata={"description": "The rendered config, secrets masked"})
     output = fields.Raw(required=True, allow_none=True, metadata=ANY_JSON)
     error = fields.String(required=True, allow_none=True, attribute="error_message")
+    error_traceback = fields.String(required=True, allow_none=True, metadata={
+        "description": "The Python traceback of the last failed attempt, if the node raised an unexpected error"})
     queued_at = fields.DateTime(required=True, allow_none=True)
     started_at = fields.DateTime(required=True, allow_none=True)
     completed_at = fields.DateTime(required=True, allow_none=True)

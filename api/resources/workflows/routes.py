@@ -6,7 +6,7 @@ from flask.views import MethodView
 from api.blueprint import Blueprint
 from api.context import keyring, owner, transaction
 from api.resources.workflows.schemas import (
-    PublishSchema, VersionDetailSchema, VersionPageSchema, WorkflowCreateSchema, WorkflowDetailSchema,
+    PublishSchema, ValidateSchema, ValidationSchema, VersionDetailSchema, VersionPageSchema, WorkflowCreateSchema, WorkflowDetailSchema,
     WorkflowPageSchema, WorkflowQuery, WorkflowSchema, WorkflowUpdateSchema,
 )
 from api.schemas import INT_MAX, PageQuery
@@ -30,6 +30,14 @@ class Workflows(MethodView):
         """Create a workflow: version 1, status draft"""
         with transaction() as session:
             return workflows.create_workflow(session, keyring(), owner(), **body)
+
+
+@blp.route("/workflows/validate", methods=["POST"])
+@blp.arguments(ValidateSchema)
+@blp.response(200, ValidationSchema)
+def validate(body):
+    """Check a definition without storing it: the same 422s as creating it, plus warnings"""
+    return workflows.validate(body["source"])
 
 
 @blp.route("/workflows/<uuid:workflow_id>")

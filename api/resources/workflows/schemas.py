@@ -10,7 +10,7 @@ from orchestrator.states import WorkflowStatus
 
 
 class DefinitionField(fields.Field):
-    """A definition as an object, or as YAML or JSON text (DESIGN section 2)."""
+    """A definition as an object, or as YAML or JSON text."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if not isinstance(value, (dict, str)):
@@ -27,6 +27,17 @@ class WorkflowCreateSchema(Schema):
                          metadata={"description": "Defaults to the definition's name"})
     description = fields.String(validate=validate.Length(max=10_000))
     source = DefinitionField(required=True, data_key="definition", metadata=DEFINITION_DOC)
+
+
+class ValidateSchema(Schema):
+    source = DefinitionField(required=True, data_key="definition", metadata=DEFINITION_DOC)
+
+
+class ValidationSchema(Schema):
+    name = fields.String(required=True)
+    nodes = fields.List(fields.String(), required=True, metadata={"description": "Node ids in definition order"})
+    warnings = fields.List(fields.String(), required=True, metadata={
+        "description": "Valid but suspicious, e.g. a template naming a node that does not exist"})
 
 
 class WorkflowUpdateSchema(WorkflowCreateSchema):

@@ -1,0 +1,3 @@
+from api.resources.secrets.routes import blp
+
+__all__ = ["blp"]

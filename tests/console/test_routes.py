@@ -1,0 +1,51 @@
+"""The console's guards, without a browser: sign-in, same-origin posts, the cookie's reach."""
+from __future__ import annotations
+
+from tests.support.api import BOOTSTRAP_KEY, new_workflow, submit
+
+SAME = {"Origin": "http://localhost"}
+
+
+def signed_in(stack):
+    browser = stack.app.test_client()
+    assert browser.post("/ui/login", data={"api_key": BOOTSTRAP_KEY}, headers=SAME).status_code == 302
+    return browser
+
+
+def test_pages_need_a_signed_in_key_and_a_bad_key_is_refused(stack):
+    browser = stack.app.test_client()
+    response = browser.get("/ui/schedules")
+    assert response.status_code == 302 and response.headers["Location"] == "/ui/login?next=/ui/schedules"
+    refused = browser.post("/ui/login", data={"api_key": "ork_nope"}, headers=SAME)
+    assert refused.status_code == 401 and b"not valid" in refused.data
+    assert browser.post("/ui/login", data={"api_key": BOOTSTRAP_KEY}).status_code == 403      # no Origin
+    assert browser.post("/ui/login?next=//evil.example/x", data={"api_key": BOOTSTRAP_KEY},
+                        headers=SAME).headers["Location"] == "/ui/executions"
+
+
+def test_posts_come_from_the_console_itself(stack, client):
+    execution = submit(client, new_workflow(client, "approval")).json["id"]
+    stack.run()
+    browser = signed_in(stack)
+    assert browser.post(f"/ui/executions/{execution}/pause", headers={"Origin": "http://evil.example"}).status_code == 403
+    assert client.get(f"/api/v1/executions/{execution}").json["status"] == "running"
+    assert browser.post(f"/ui/executions/{execution}/cancel", headers=SAME).status_code == 302
+    assert client.get(f"/api/v1/executions/{execution}").json["status"] == "cancelled"
+    again = browser.post(f"/ui/executions/{execution}/cancel", headers=SAME)
+    assert again.status_code == 409 and b"Not done" in again.data
+
+
+def test_the_cookie_reads_the_api_but_changes_nothing(stack, client):
+    execution = submit(client, new_workflow(client, "approval")).json["id"]
+    browser = signed_in(stack)
+    assert browser.get(f"/api/v1/executions/{execution}").status_code == 200
+    assert browser.post(f"/api/v1/executions/{execution}/cancel").status_code == 401
+
+
+def test_another_owners_execution_is_404_in_the_console(stack, client, other):
+    execution = submit(client, new_workflow(client, "chain"), {"n": 1}).json["id"]
+    browser = stack.app.test_client()
+    key = stack.new_key("third@example.com")
+    browser.post("/ui/login", data={"api_key": key}, headers=SAME)
+    response = browser.get(f"/ui/executions/{execution}")
+    assert response.status_code == 404 and b"Not found" in response.data and b"Sign out" in response.data
