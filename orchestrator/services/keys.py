@@ -7,12 +7,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orchestrator.crypto import KeyRing, open_field, seal_field
-from orchestrator.db import Credential, WorkflowVersion
+from orchestrator.db import Credential, WorkflowNodeHistory, WorkflowVersion
 
 # Every model with encrypted fields, and those fields (see orchestrator.crypto).
 ENCRYPTED_FIELDS = {
     WorkflowVersion: ("definition",),
     Credential: ("api_key", "secret_key"),
+    WorkflowNodeHistory: ("pair",),
 }
 
 
