@@ -68,6 +68,13 @@ class Settings:
     visibility_timeout_seconds: int = 3600
     # Events (the execution log) of executions finished longer ago are deleted (seed 001); 0 keeps them.
     event_retention_days: int = 30
+    # Model endpoints may be on private addresses (local model servers); standalone sets it.
+    llm_allow_private: bool = False
+    # First wait before retrying a model call after a 5xx, a timeout or a connection error;
+    # it doubles each retry, with jitter.
+    llm_retry_backoff_seconds: float = 0.5
+    # How long a credential refused with 401/403 is left aside.
+    llm_auth_cooldown_seconds: float = 300.0
 
     @property
     def is_embedded_database(self) -> bool:
@@ -97,6 +104,9 @@ class Settings:
             requeue_after_seconds=_float(env, "ORCHESTRATOR_REQUEUE_AFTER_SECONDS", 30.0),
             visibility_timeout_seconds=_int(env, "ORCHESTRATOR_VISIBILITY_TIMEOUT_SECONDS", 3600),
             event_retention_days=_int(env, "ORCHESTRATOR_EVENT_RETENTION_DAYS", 30),
+            llm_allow_private=_bool(env, "ORCHESTRATOR_LLM_ALLOW_PRIVATE", False),
+            llm_retry_backoff_seconds=_float(env, "ORCHESTRATOR_LLM_RETRY_BACKOFF_SECONDS", 0.5),
+            llm_auth_cooldown_seconds=_float(env, "ORCHESTRATOR_LLM_AUTH_COOLDOWN_SECONDS", 300.0),
         )
 
 
