@@ -221,17 +221,18 @@ def list_models(session: Session, owner: User, provider_id: uuid.UUID, *, cursor
     return _list_of_provider(session, LLMModel, owner, provider_id, cursor, limit)
 
 
-def get_model(session: Session, owner: User, model_id: uuid.UUID) -> LLMModel:
-    return _owned_by_provider(session, LLMModel, model_id, owner, "model")
+def get_model(session: Session, owner: User, row_id: uuid.UUID) -> LLMModel:
+    """By the row's id (``model_id`` is the provider's name for the model)."""
+    return _owned_by_provider(session, LLMModel, row_id, owner, "model")
 
 
-def update_model(session: Session, owner: User, model_id: uuid.UUID, **changes: Any) -> LLMModel:
-    model = get_model(session, owner, model_id)
+def update_model(session: Session, owner: User, row_id: uuid.UUID, **changes: Any) -> LLMModel:
+    model = get_model(session, owner, row_id)
     _apply(model, changes)
     _flush(session, f"a model {model.model_id!r}")
     return model
 
 
-def delete_model(session: Session, owner: User, model_id: uuid.UUID) -> None:
-    session.delete(get_model(session, owner, model_id))
+def delete_model(session: Session, owner: User, row_id: uuid.UUID) -> None:
+    session.delete(get_model(session, owner, row_id))
     session.flush()
