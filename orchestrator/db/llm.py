@@ -1,4 +1,4 @@
-"""The LLM layer's tables (seeds 001, 002, 004): a provider's endpoints and models, usage per
+"""The LLM layer's tables: a provider's endpoints and models, usage per
 day, and the question/answer history that gives an ``llm`` node its memory."""
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ class LLMModel(Base):
 
 
 class UsageMetric(Base):
-    """Model usage per day, owner, workflow, provider and model (seed 001: billing and limits).
+    """Model usage per day, owner, workflow, provider and model (for billing and limits).
     ``cost`` sums the calls whose price was known; NULL while none was."""
 
     __tablename__ = "usage_metrics"
@@ -91,7 +91,7 @@ class UsageMetric(Base):
 
 
 class WorkflowNodeHistory(Base):
-    """One question and its answer for a workflow's node and memory key (seed 004), sealed:
+    """One question and its answer for a workflow's node and memory key, sealed:
     ``pair`` is AES-GCM encrypted JSON ``{question, answer}``."""
 
     __tablename__ = "workflow_node_history"

@@ -1,5 +1,5 @@
-"""What the calls of a turn leave behind, written in the transaction that commits the turn
-(DESIGN section 11): usage summed into the execution and ``usage_metrics``; for an ``llm``
+"""What the calls of a turn leave behind, written in the transaction that commits the turn:
+usage summed into the execution and ``usage_metrics``; for an ``llm``
 node, its ``structured_outputs`` row and, on completion, the new pair of its memory."""
 from __future__ import annotations
 

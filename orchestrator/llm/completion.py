@@ -1,4 +1,4 @@
-"""One ``llm`` node's work, turn by turn (DESIGN sections 10 and 11).
+"""One ``llm`` node's work, turn by turn.
 
 A turn resolves the model (then each of ``fallbacks`` while the previous one is unusable),
 reserves a credential and calls. Within a turn: 5xx, timeouts and connection errors are

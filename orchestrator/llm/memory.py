@@ -1,4 +1,4 @@
-"""Node history (seed 004): the question/answer pairs of a workflow's node under a memory key,
+"""Node history: the question/answer pairs of a workflow's node under a memory key,
 sealed with the keyring (associated data: the row), read back before the prompt."""
 from __future__ import annotations
 

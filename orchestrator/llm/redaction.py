@@ -1,4 +1,4 @@
-"""Redaction of what is stored for people to read (seed 001): calls, events and errors.
+"""Redaction of what is stored for people to read: calls, events and errors.
 
 The credentials in use are masked wherever they appear; so are bearer tokens, keys of known
 shapes, e-mail addresses and phone numbers. What a node needs to resume (checkpoints,

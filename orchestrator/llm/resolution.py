@@ -1,4 +1,4 @@
-"""From ``<provider name>/<model_id>`` to what a call needs (DESIGN section 11):
+"""From ``<provider name>/<model_id>`` to what a call needs:
 
 the owner's active provider by name -> its model, if ``available`` -> its default active
 endpoint -> an active, unexpired credential with quota left today and not cooling down, the

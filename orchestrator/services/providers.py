@@ -1,5 +1,5 @@
-"""An owner's model providers and, under each, its endpoints, credentials and models
-(DESIGN section 11). A credential's key is sealed and never read back: only ``key_hint``."""
+"""An owner's model providers and, under each, its endpoints, credentials and models.
+A credential's key is sealed and never read back: only ``key_hint``."""
 from __future__ import annotations
 
 import uuid

@@ -1,5 +1,5 @@
 """Reading what model calls left: an execution's calls and structured outputs, and usage
-summed over days, models or workflows (DESIGN section 12's reads)."""
+summed over days, models or workflows."""
 from __future__ import annotations
 
 import uuid

@@ -1,4 +1,4 @@
-"""An execution's calls to models and tools, redacted (seed 002's call log)."""
+"""An execution's calls to models and tools, redacted."""
 from __future__ import annotations
 
 from marshmallow import Schema, fields

@@ -1,4 +1,4 @@
-"""A provider's API keys, sealed at rest (DESIGN section 11)."""
+"""A provider's API keys, sealed at rest."""
 from __future__ import annotations
 
 from flask.views import MethodView

@@ -1,4 +1,4 @@
-"""Where a provider answers (DESIGN section 11)."""
+"""Where a provider answers."""
 from __future__ import annotations
 
 from flask.views import MethodView

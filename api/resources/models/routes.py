@@ -1,4 +1,4 @@
-"""The models a provider serves, with their prices (DESIGN section 11)."""
+"""The models a provider serves, with their prices."""
 from __future__ import annotations
 
 from flask.views import MethodView

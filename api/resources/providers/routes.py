@@ -1,4 +1,4 @@
-"""Model providers of the caller (DESIGN section 11)."""
+"""Model providers of the caller."""
 from __future__ import annotations
 
 from flask.views import MethodView

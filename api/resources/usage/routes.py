@@ -1,4 +1,4 @@
-"""Model usage and cost over time (DESIGN section 12's reads)."""
+"""Model usage and cost over time."""
 from __future__ import annotations
 
 from datetime import timedelta
