@@ -42,8 +42,8 @@ def account(session: Session, keyring: KeyRing, ctx: NodeContext, output: Any = 
     execution = session.execute(select(Execution.owner_id, Execution.workflow_id)
                                 .where(Execution.id == execution_id)).one()
     _sum_usage(session, execution_id, execution.owner_id, execution.workflow_id, ctx)
-    llm_calls = [c for c in ctx.calls if c.kind == "llm" and c.meta]
-    last = llm_calls[-1].meta if llm_calls else {}
+    llm_calls = [c for c in ctx.calls if c.kind == "llm"]
+    last = (llm_calls[-1].meta or {}) if llm_calls else {}
     if "structured" in last:
         _structured(session, execution_id, ctx, last["structured"], output)
     if output is not None and last.get("remember"):
@@ -62,8 +62,9 @@ def _sum_usage(session: Session, execution_id: uuid.UUID, owner_id: uuid.UUID, w
         tokens += usage.get("total_tokens", 0)
         if call.cost is not None:
             cost = (cost or Decimal(0)) + Decimal(str(call.cost))
-        if call.kind == "llm" and call.meta:
-            row = per_model[(call.meta["provider"], call.meta["model_id"])]
+        if call.kind == "llm":
+            provider, _, model = call.target.partition("/")
+            row = per_model[(provider, model)]
             row["requests"] += 1
             row["prompt_tokens"] += usage.get("prompt_tokens", 0)
             row["completion_tokens"] += usage.get("completion_tokens", 0)
