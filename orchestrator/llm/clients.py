@@ -96,7 +96,7 @@ def _provider_message(exc: Any) -> str:
     return str(getattr(exc, "message", "") or exc)
 
 
-def _classify(exc: Exception, target: Target) -> CallFailed:
+def _classify(exc: openai.APIError | anthropic.APIError, target: Target) -> CallFailed:
     """One of ours for an SDK exception of either protocol."""
     where = f"{target.ref} at {target.base_url}"
     if isinstance(exc, (openai.APITimeoutError, anthropic.APITimeoutError)):
@@ -115,7 +115,7 @@ def _classify(exc: Exception, target: Target) -> CallFailed:
         if status == 404 or (status in (400, 413) and any(k in message.lower() for k in _CONTEXT_TOO_LONG)):
             return ModelUnusable(text, status)
         return Rejected(text, status)
-    raise exc
+    return Transient(f"{where} answered something unreadable: {exc}")   # e.g. a malformed body
 
 
 @dataclass(frozen=True)

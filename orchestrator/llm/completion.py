@@ -206,8 +206,7 @@ class Completion:
                 raise _GiveWay(str(exc)) from None
             self.secrets.add(lease.api_key)
             try:
-                reply = self._call(target, lease.api_key, lease.alias, request, state)
-                return reply
+                return self._call(target, lease.api_key, lease.alias, request, state)
             except Transient as exc:
                 failures += 1
                 if failures > target.retry_count:
