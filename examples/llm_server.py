@@ -26,6 +26,7 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 SCHEMA_MARKER = "JSON Schema:"
 
@@ -77,6 +78,7 @@ class SeenRequest:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    query: dict[str, list[str]] = field(default_factory=dict)
     at: float = field(default_factory=time.time)
 
     @property
@@ -228,12 +230,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path == "/_script":
             self.server.script(*body.get("replies", []))
             return self._send(200, {"queued": len(body.get("replies", []))})
-        path = self.path.split("?", 1)[0]
+        path, _, query = self.path.partition("?")
         protocol = {"/v1/chat/completions": "openai", "/chat/completions": "openai",
                     "/v1/messages": "anthropic", "/messages": "anthropic"}.get(path)
         if protocol is None:
             return self._send(404, {"error": {"message": f"unknown path {path}", "type": "not_found"}})
-        request = SeenRequest(protocol, path, {k.lower(): v for k, v in self.headers.items()}, body)
+        request = SeenRequest(protocol, path, {k.lower(): v for k, v in self.headers.items()}, body, parse_qs(query))
         reply = self.server.next_reply(request)
         while reply["kind"] in ("delay", "hang"):
             if reply["kind"] == "hang":

@@ -16,6 +16,7 @@ import anthropic
 import openai
 
 from orchestrator.llm.resolution import Target
+from orchestrator.states import ProviderType
 
 # When a 429 names no time to wait.
 DEFAULT_RATE_LIMIT_WAIT_SECONDS = 5.0
@@ -145,6 +146,8 @@ def _openai(target: Target, api_key: str, request: Request, idempotency_key: str
         api_key=api_key, base_url=target.base_url, max_retries=0,
         timeout=openai.Timeout(target.timeout_read, connect=target.timeout_connect),
         default_query={"api-version": target.api_version} if target.api_version else None,
+        # Azure OpenAI takes its keys in an api-key header (a bearer token there is an Entra token).
+        default_headers={"api-key": api_key} if target.type == ProviderType.AZURE else None,
     )
     kwargs: dict[str, Any] = {"model": target.model_id, "messages": request.messages,
                               "extra_headers": {"Idempotency-Key": idempotency_key}, "extra_body": request.params}

@@ -32,7 +32,7 @@ class Target:
 
     provider_id: uuid.UUID
     provider: str
-    protocol: str                   # openai | anthropic
+    type: str                       # the provider's type (see ProviderType)
     model_id: str
     input_price: Decimal | None
     output_price: Decimal | None
@@ -42,6 +42,11 @@ class Target:
     timeout_connect: float
     timeout_read: float
     retry_count: int
+
+    @property
+    def protocol(self) -> str:
+        """``anthropic``, or ``openai`` (chat completions) for every other type."""
+        return "anthropic" if self.type == ProviderType.ANTHROPIC else "openai"
 
     @property
     def ref(self) -> str:
@@ -82,8 +87,7 @@ def resolve(session: Session, owner_id: uuid.UUID, ref: str) -> Target:
                                                      Endpoint.is_active))
     if endpoint is None:
         raise Unusable(f"provider {provider_name!r} has no active default endpoint")
-    return Target(provider.id, provider.name,
-                  "anthropic" if provider.type == ProviderType.ANTHROPIC else "openai", model.model_id,
+    return Target(provider.id, provider.name, provider.type, model.model_id,
                   model.input_price, model.output_price, model.max_output_tokens, endpoint.base_url,
                   endpoint.api_version, endpoint.timeout_connect, endpoint.timeout_read, endpoint.retry_count)
 

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from orchestrator.standalone import Stack
+from tests.conftest import make_settings
 from tests.integration.test_run_anywhere import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,3 +47,10 @@ def test_configure_a_provider_from_the_command_line(tmp_path):
 
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("orchestrator.db*"))
     assert b"...ABCD" in stored and KEY.encode() not in stored
+
+
+def test_standalone_lets_model_endpoints_be_private_unless_told_otherwise(tmp_path, monkeypatch):
+    monkeypatch.delenv("ORCHESTRATOR_LLM_ALLOW_PRIVATE", raising=False)
+    assert Stack(make_settings(tmp_path))._env()["ORCHESTRATOR_LLM_ALLOW_PRIVATE"] == "1"
+    monkeypatch.setenv("ORCHESTRATOR_LLM_ALLOW_PRIVATE", "0")
+    assert Stack(make_settings(tmp_path))._env()["ORCHESTRATOR_LLM_ALLOW_PRIVATE"] == "0"

@@ -107,6 +107,16 @@ def test_anthropic_protocol(world):
     assert request.body["max_tokens"] == 1024
 
 
+def test_azure_gets_its_key_in_the_api_key_header_and_the_api_version(world):
+    world.provider("az", "azure")
+    with world.sessions.begin() as s:
+        s.execute(update(Endpoint).values(api_version="2024-10-21"))
+    assert world.run({**ASK, "model": "az/m1"}).output["text"]
+    [request] = world.server.requests
+    assert request.headers["api-key"] == "sk-acme-key-one-0001"
+    assert request.query == {"api-version": ["2024-10-21"]}
+
+
 # failures: 429, 5xx, 401, quota, timeouts
 
 def test_429_with_one_credential_parks_until_retry_after_then_succeeds(world):
