@@ -34,9 +34,11 @@ SCHEMA_MARKER = "JSON Schema:"
 # --- scripted replies -----------------------------------------------------------------------
 
 def text(content: str, *, model: str | None = None, finish_reason: str = "stop",
-         usage: dict[str, int] | None = None) -> dict[str, Any]:
-    """A text answer (``usage``: {prompt_tokens, completion_tokens}; default: word counts)."""
-    return {"kind": "text", "text": content, "model": model, "finish_reason": finish_reason, "usage": usage}
+         usage: dict[str, int] | None = None, report_usage: bool = True) -> dict[str, Any]:
+    """A text answer (``usage``: {prompt_tokens, completion_tokens}; default: word counts;
+    ``report_usage=False``: an OpenAI-protocol answer without usage, as some servers give)."""
+    return {"kind": "text", "text": content, "model": model, "finish_reason": finish_reason, "usage": usage,
+            "report_usage": report_usage}
 
 
 def json_reply(value: Any, **options: Any) -> dict[str, Any]:
@@ -293,9 +295,11 @@ class _Handler(BaseHTTPRequestHandler):
             message = {"role": "assistant", "content": None if tool_calls else answer}
             if tool_calls:
                 message["tool_calls"] = tool_calls
-            return self._send(200, {"id": ident, "object": "chat.completion", "created": created, "model": model,
-                                    "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-                                    "usage": usage})
+            answer_body = {"id": ident, "object": "chat.completion", "created": created, "model": model,
+                           "choices": [{"index": 0, "message": message, "finish_reason": finish}]}
+            if reply.get("report_usage", True):
+                answer_body["usage"] = usage
+            return self._send(200, answer_body)
 
         def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
             return {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
@@ -315,7 +319,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if interval and self.server.closing.wait(interval):
                     return
         self._event(chunk({}, finish))
-        if (request.body.get("stream_options") or {}).get("include_usage"):
+        if (request.body.get("stream_options") or {}).get("include_usage") and reply.get("report_usage", True):
             self._event({"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
                          "choices": [], "usage": usage})
         self._event("[DONE]")

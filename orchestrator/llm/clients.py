@@ -30,8 +30,9 @@ _CONTEXT_TOO_LONG = ("context length", "context_length", "too many tokens", "pro
 class Reply:
     text: str
     finish_reason: str | None
-    prompt_tokens: int
-    completion_tokens: int
+    # None when the provider did not report usage (then the cost is unknown too).
+    prompt_tokens: int | None
+    completion_tokens: int | None
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -160,7 +161,7 @@ def _openai(target: Target, api_key: str, request: Request, idempotency_key: str
             choice = answer.choices[0]
             usage = answer.usage
             return Reply(choice.message.content or "", choice.finish_reason,
-                         usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0,
+                         usage.prompt_tokens if usage else None, usage.completion_tokens if usage else None,
                          [{"id": c.id, "name": c.function.name, "arguments": c.function.arguments}
                           for c in choice.message.tool_calls or []])
         parts: list[str] = []
@@ -178,8 +179,8 @@ def _openai(target: Target, api_key: str, request: Request, idempotency_key: str
                     if call_delta.function:
                         slot["name"] += call_delta.function.name or ""
                         slot["arguments"] += call_delta.function.arguments or ""
-        return Reply("".join(parts), finish, usage.prompt_tokens if usage else 0,
-                     usage.completion_tokens if usage else 0, [calls[i] for i in sorted(calls)])
+        return Reply("".join(parts), finish, usage.prompt_tokens if usage else None,
+                     usage.completion_tokens if usage else None, [calls[i] for i in sorted(calls)])
 
 
 def _anthropic(target: Target, api_key: str, request: Request, idempotency_key: str,

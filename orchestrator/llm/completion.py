@@ -239,10 +239,12 @@ class Completion:
                          {**meta, "http_status": exc.status})
             raise
         deltas.flush()
-        cost = cost_of(reply.prompt_tokens, reply.completion_tokens, target)
+        reported = reply.prompt_tokens is not None and reply.completion_tokens is not None
+        cost = cost_of(reply.prompt_tokens, reply.completion_tokens, target) if reported else None
         usage = state["usage"]
-        usage["prompt_tokens"] += reply.prompt_tokens
-        usage["completion_tokens"] += reply.completion_tokens
+        if reported:
+            usage["prompt_tokens"] += reply.prompt_tokens
+            usage["completion_tokens"] += reply.completion_tokens
         if cost is None:
             usage["cost_known"] = False
         else:
@@ -250,7 +252,8 @@ class Completion:
         self._record(target, "ok", shown_request,
                      {"text": reply.text, "finish_reason": reply.finish_reason, "tool_calls": reply.tool_calls},
                      {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
-                      "total_tokens": reply.prompt_tokens + reply.completion_tokens}, cost, started, None, meta)
+                      "total_tokens": reply.prompt_tokens + reply.completion_tokens} if reported else None,
+                     cost, started, None, meta)
         return reply
 
     def _record(self, target: Target, status: str, request: Any, response: Any, usage: dict[str, int] | None,

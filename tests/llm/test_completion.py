@@ -87,6 +87,14 @@ def test_cost_is_null_when_a_price_is_unknown(world):
         assert s.scalars(select(UsageMetric.cost)).one() is None
 
 
+def test_usage_not_reported_leaves_tokens_and_cost_unknown(world):
+    world.provider()
+    world.server.script(llm.text("no usage here", report_usage=False))
+    turns = world.run(ASK)
+    assert turns.output["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "cost": None}
+    assert (turns.calls[0].usage, turns.calls[0].cost) == (None, None)
+
+
 def test_usage_metrics_add_up_per_day_and_model(world):
     world.provider()
     world.run(ASK)
