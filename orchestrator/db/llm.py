@@ -8,11 +8,11 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Date, Float, ForeignKey, Index, Integer, LargeBinary, Numeric, String, \
-    Text, UniqueConstraint, Uuid
+    UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orchestrator.db.base import Base, created_at, one_of, updated_at, uuid_pk
-from orchestrator.db.types import JSONType, UTCDateTime
+from orchestrator.db.types import JSONType
 from orchestrator.states import ModelStatus, ModelType
 
 PRICE = Numeric(18, 8)

@@ -24,7 +24,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 import jsonschema
 
@@ -100,13 +100,12 @@ def schema_errors(value: Any, schema: dict[str, Any]) -> list[str]:
 class Completion:
     """The ``llm`` node's run for one turn; ``ctx.config`` is the loaded node config."""
 
-    def __init__(self, ctx: NodeContext, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, ctx: NodeContext):
         self.ctx = ctx
         self.config = ctx.config
         self.sessions = ctx.services.sessions
         self.keyring: KeyRing = ctx.services.keyring
         self.settings = ctx.services.settings
-        self.sleep = sleep
         self.secrets: set[str] = set()
 
     @property
@@ -280,5 +279,5 @@ class Completion:
     def _backoff(self, failures: int) -> None:
         base = self.settings.llm_retry_backoff_seconds * 2 ** (failures - 1)
         self.ctx.heartbeat()
-        self.sleep(min(MAX_BACKOFF_SECONDS, base * random.uniform(0.5, 1.5)))
+        time.sleep(min(MAX_BACKOFF_SECONDS, base * random.uniform(0.5, 1.5)))
         self.ctx.heartbeat()
