@@ -47,3 +47,20 @@ example-approval: venv
 
 example-retry: venv
 	$(call with_service,examples/retrying_fetch.yaml)
+
+# The llm example, offline: examples/service.py, the offline model provider
+# (examples/llm_server.py, OpenAI and Anthropic protocols) and a provider, credential and
+# model configured with the CLI on a fresh embedded database that is removed afterwards.
+LLM_PORT ?= 8766
+.PHONY: example-llm
+example-llm: venv
+	@data=$$(mktemp -d); \
+	$(BIN)/python examples/service.py --port $(EXAMPLE_PORT) >/dev/null 2>&1 & svc=$$!; \
+	$(BIN)/python -m examples.llm_server --port $(LLM_PORT) >/dev/null 2>&1 & llm=$$!; \
+	trap 'kill $$svc $$llm; rm -rf "$$data"' EXIT; \
+	export ORCHESTRATOR_DATA_DIR="$$data" ORCHESTRATOR_HTTP_ALLOW_PRIVATE=1 ORCHESTRATOR_LLM_ALLOW_PRIVATE=1; \
+	$(BIN)/orchestrator db upgrade >/dev/null && \
+	$(BIN)/orchestrator providers add offline --type openai --base-url http://127.0.0.1:$(LLM_PORT)/v1 && \
+	echo sk-offline-example-0000 | $(BIN)/orchestrator credentials add offline --alias example && \
+	$(BIN)/orchestrator models add offline digest-1 --input-price 0.15 --output-price 0.6 && \
+	$(BIN)/orchestrator run examples/llm_digest.yaml --input '{"base_url": "http://127.0.0.1:$(EXAMPLE_PORT)"}'

@@ -10,7 +10,10 @@ from api.docs import ASSETS_URL, swagger_ui_assets
 from api.errors import Api, register_error_handlers
 from api.metrics import Metrics
 from api.operations import blp as operations
-from api.resources import api_keys, approvals, executions, schedules, secrets, workflows
+from api.resources import (
+    api_keys, approvals, calls, credentials, endpoints, executions, models, providers, schedules, secrets,
+    structured_outputs, usage, workflows,
+)
 from orchestrator.composition import build_engine
 from orchestrator.config import Settings
 from orchestrator.engine import Engine
@@ -54,7 +57,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     api = Api(app)
     api.spec.components.security_scheme(SCHEME, {"type": "http", "scheme": "bearer"})
     register_error_handlers(app)
-    for resource in (workflows, executions, schedules, approvals, api_keys, secrets):
+    for resource in (workflows, executions, schedules, approvals, api_keys, secrets, providers, endpoints, credentials,
+                     models, calls, structured_outputs, usage):
         api.register_blueprint(resource.blp, url_prefix=API_PREFIX)
     api.register_blueprint(operations)
     app.register_blueprint(swagger_ui_assets())

@@ -9,6 +9,7 @@ from flask import current_app, g
 from sqlalchemy.orm import Session
 
 from api.metrics import Metrics
+from orchestrator.config import Settings
 from orchestrator.crypto import KeyRing
 from orchestrator.db import User
 from orchestrator.engine import Engine
@@ -33,6 +34,10 @@ def engine() -> Engine:
 
 def keyring() -> KeyRing:
     return wiring().engine.keyring
+
+
+def settings() -> Settings:
+    return wiring().engine.settings
 
 
 def transaction() -> ContextManager[Session]:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from orchestrator import progress
 from orchestrator.client import ApiError, Client
 from orchestrator.commands import add_resource_commands, connect
+from orchestrator.cli_providers import add_commands as add_provider_commands
 from orchestrator.config import ConfigError, get_settings
 from orchestrator.crypto import generate_key, load_keyring
 from orchestrator.db.migrate import upgrade_database
@@ -224,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     enc = commands.add_parser("keys", help="encryption keys").add_subparsers(dest="enc_command", required=True)
     enc.add_parser("generate", help="print a new AES-256 key").set_defaults(func=_keys_generate)
     enc.add_parser("rotate", help="re-encrypt every record with the first key").set_defaults(func=_keys_rotate)
+
+    add_provider_commands(commands)
     return parser
 
 

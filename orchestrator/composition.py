@@ -3,12 +3,16 @@ transition hooks. The API app factory, the worker, beat and the CLI call ``build
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from orchestrator.config import Settings
 from orchestrator.crypto import KeyRing, load_keyring
-from orchestrator.engine import Dispatcher, Engine
+from orchestrator.engine import Dispatcher, Engine, Transaction
+from orchestrator.engine.sql import Row
+from orchestrator.llm import account
+from orchestrator.nodes.base import NodeContext
 from orchestrator.schedules.bookkeeping import on_execution_ended
 from orchestrator.services.children import cancel_children, finish_child, start_children
 
@@ -22,10 +26,16 @@ class NodeServices:
     settings: Settings
 
 
+def account_turn(txn: Transaction, step: Row, ctx: NodeContext, output: Any) -> None:
+    """Usage metrics, structured outputs and memory of a turn's model calls, in its commit."""
+    account(txn.session, txn.engine.keyring, ctx, output)
+
+
 def build_engine(settings: Settings, dispatcher: Dispatcher, sessions: sessionmaker[Session] | None = None,
                  keyring: KeyRing | None = None) -> Engine:
     engine = Engine(settings, keyring or load_keyring(settings), dispatcher, sessions)
     engine.hooks.execution_ended += [on_execution_ended, finish_child, cancel_children]
     engine.hooks.suspended.append(start_children)
+    engine.hooks.turn_recorded.append(account_turn)
     engine.services = NodeServices(engine.sessions, engine.keyring, settings)
     return engine

@@ -74,6 +74,13 @@ class Settings:
     # Open text/event-stream responses per API process; each holds a server thread, so past
     # this many a new one answers 503 and the threads stay free for other requests.
     max_event_streams: int = 4
+    # Model endpoints may be on private addresses (local model servers); standalone sets it.
+    llm_allow_private: bool = False
+    # First wait before retrying a model call after a 5xx, a timeout or a connection error;
+    # it doubles each retry, with jitter.
+    llm_retry_backoff_seconds: float = 0.5
+    # How long a credential refused with 401/403 is left aside.
+    llm_auth_cooldown_seconds: float = 300.0
 
     @property
     def is_embedded_database(self) -> bool:
@@ -106,6 +113,9 @@ class Settings:
             max_child_depth=_int(env, "ORCHESTRATOR_MAX_CHILD_DEPTH", 5),
             max_map_items=_int(env, "ORCHESTRATOR_MAX_MAP_ITEMS", 1000),
             max_event_streams=_int(env, "ORCHESTRATOR_MAX_EVENT_STREAMS", 4),
+            llm_allow_private=_bool(env, "ORCHESTRATOR_LLM_ALLOW_PRIVATE", False),
+            llm_retry_backoff_seconds=_float(env, "ORCHESTRATOR_LLM_RETRY_BACKOFF_SECONDS", 0.5),
+            llm_auth_cooldown_seconds=_float(env, "ORCHESTRATOR_LLM_AUTH_COOLDOWN_SECONDS", 300.0),
         )
 
 

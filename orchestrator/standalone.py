@@ -98,7 +98,8 @@ class Stack:
 
     def _env(self) -> dict[str, str]:
         s = self.settings
-        env = {**os.environ, "ORCHESTRATOR_DATA_DIR": str(s.data_dir), "DATABASE_URL": s.database_url,
+        # Local model servers are common on a laptop: endpoints may be private unless told otherwise.
+        env = {"ORCHESTRATOR_LLM_ALLOW_PRIVATE": "1", **os.environ, "ORCHESTRATOR_DATA_DIR": str(s.data_dir), "DATABASE_URL": s.database_url,
                "BROKER_URL": s.broker_url, "ORCHESTRATOR_BOOTSTRAP_API_KEY": self.api_key}
         if s.encryption_keys:
             env["ORCHESTRATOR_ENCRYPTION_KEYS"] = ",".join(s.encryption_keys)

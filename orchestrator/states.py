@@ -98,6 +98,29 @@ class AgentStatus(_Status):
     ARCHIVED = "archived"
 
 
+class ProviderType(_Status):
+    """Every type but ``anthropic`` (and ``bedrock``, not supported yet) speaks the OpenAI
+    chat-completions protocol."""
+
+    OPENAI = "openai"
+    ANTHROPIC = "anthropic"
+    AZURE = "azure"
+    ALIYUN = "aliyun"
+    BAIDU = "baidu"
+    LOCAL = "local"
+    BEDROCK = "bedrock"
+
+
+class ModelStatus(_Status):
+    AVAILABLE = "available"
+    DEPRECATED = "deprecated"
+    UNAVAILABLE = "unavailable"
+
+
+class ModelType(_Status):
+    CHAT = "chat"
+
+
 EXECUTION_TERMINAL = frozenset(
     {ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED, ExecutionStatus.TIMED_OUT}
 )
@@ -107,3 +130,4 @@ STEP_TERMINAL = frozenset(
 )
 # Steps that hold or may soon hold a worker, or wait on the outside world.
 STEP_OPEN = frozenset({StepStatus.PENDING, StepStatus.QUEUED, StepStatus.RUNNING, StepStatus.WAITING})
+

@@ -1,16 +1,16 @@
-"""Agent layer (seeds 000, 001, 002): agents, squads and the LLM providers' credentials."""
+"""Agent layer (seeds 000, 001, 002): agents, squads, the LLM providers and their credentials."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orchestrator.db.base import Base, created_at, one_of, updated_at, uuid_pk
 from orchestrator.db.types import UTCDateTime
-from orchestrator.states import AgentStatus, SquadStatus
+from orchestrator.states import AgentStatus, ProviderType, SquadStatus
 
 
 class Agent(Base):
@@ -64,11 +64,18 @@ class SquadMember(Base):
 
 
 class Provider(Base):
+    """An owner's model provider; its endpoints, credentials and models go with it."""
+
     __tablename__ = "providers"
-    __table_args__ = (Index("ix_providers_type", "type"),)
+    __table_args__ = (
+        one_of("type", ProviderType),
+        UniqueConstraint("owner_id", "name"),
+        Index("ix_providers_type", "type"),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    name: Mapped[str] = mapped_column(String(100), nullable=False, unique=True)
+    owner_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
     type: Mapped[str] = mapped_column(String(50), nullable=False)
     description: Mapped[str | None] = mapped_column(Text)
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
@@ -77,7 +84,10 @@ class Provider(Base):
 
 
 class Credential(Base):
-    """A provider's API key and secret, each AES-256-GCM encrypted with its own nonce."""
+    """A provider's API key and secret, each AES-256-GCM encrypted with its own nonce.
+
+    ``quota_used`` counts the requests of ``quota_day`` (UTC); a credential that got a 429,
+    401 or 403 is not used before ``cooldown_until``."""
 
     __tablename__ = "credentials"
     __table_args__ = (
@@ -96,6 +106,10 @@ class Credential(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     quota_limit: Mapped[int | None] = mapped_column(Integer)
     quota_used: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    quota_day: Mapped[date | None] = mapped_column(Date)
+    # The key's last four characters, to tell keys apart without showing them.
+    key_hint: Mapped[str] = mapped_column(String(8), nullable=False)
+    cooldown_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()

@@ -191,12 +191,15 @@ class HumanApproval(Base):
 
 
 class StructuredOutput(Base):
+    """A node's structured answer and whether it met its schema (one per execution and node)."""
+
     __tablename__ = "structured_outputs"
+    __table_args__ = (UniqueConstraint("execution_id", "node_id"),)
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    execution_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("executions.id", ondelete="CASCADE"), nullable=False, unique=True
-    )
+    execution_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("executions.id", ondelete="CASCADE"),
+                                                    nullable=False)
+    node_id: Mapped[str] = mapped_column(String(100), nullable=False)
     output_schema: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
     structured_data: Mapped[Any] = mapped_column(JSONType, nullable=False)
     schema_valid: Mapped[bool] = mapped_column(Boolean, nullable=False)

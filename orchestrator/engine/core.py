@@ -234,7 +234,8 @@ class Engine:
             str(claim.execution_id), node.id, claim.attempt, claim.config, variables,
             allow_private_network=self.settings.http_allow_private, turn=claim.turn, checkpoint=checkpoint,
             owner_id=str(claim.execution["owner_id"]), workflow_id=str(claim.execution["workflow_id"]),
-            services=self.services)
+            services=self.services, emit=lambda event_type, message=None, data=None: self.emit(
+                claim, event_type, message, data))
         return claim.context
 
     def _variables(self, claim: Claim, names: frozenset[str]) -> dict[str, Any]:
@@ -254,6 +255,15 @@ class Engine:
     def _checkpoint(self, claim: Claim) -> Any:
         with self.db.connect() as conn:
             return open_checkpoint(self.keyring, conn, claim.step_id, claim.turn)
+
+    def emit(self, claim: Claim, event_type: str, message: str | None = None, data: Any = None) -> None:
+        """An event of a running node (e.g. ``llm_delta``), in its own short transaction; dropped
+        once the step has moved on."""
+        def append(txn: Transaction) -> None:
+            step = txn.step(claim.step_id)
+            if step is not None and step.status == S.RUNNING and step.attempt == claim.attempt:
+                txn.event(event_type, message, node_id=claim.node.id, attempt=claim.attempt, data=data)
+        self.atomic(claim.execution_id, append)
 
     def renew_lease(self, claim: Claim) -> bool:
         """Extend a running step's lease; False once the step is no longer this attempt's turn."""
@@ -313,15 +323,20 @@ class Engine:
     def _input(self, claim: Claim) -> dict[str, Any]:
         return {} if claim.config is None else {"input": redact_values(redact(claim.config), claim.secrets)}
 
-    def _write_records(self, txn: Transaction, step, claim: Claim) -> None:
+    def _write_records(self, txn: Transaction, step, claim: Claim, output: Any = None) -> None:
         if claim.context is not None:
             txn.record(step, claim.context.calls, claim.context.messages)
+            for hook in self.hooks.turn_recorded:
+                hook(txn, step, claim.context, output)
 
     def _record(self, txn: Transaction, claim: Claim, node_type: NodeType | None, result: Any) -> None:
         step = self._current(txn, claim)
         if step is None:
             return
-        self._write_records(txn, step, claim)
+        completed = not isinstance(result, (Continue, Suspend))
+        if completed:
+            result = redact_values(result, claim.secrets)
+        self._write_records(txn, step, claim, result if completed else None)
         fields = self._input(claim)
         if isinstance(result, Continue):
             txn.continue_turn(step, result.state, result.not_before, result.message, **fields)
@@ -340,7 +355,7 @@ class Engine:
                 txn.fail_attempt(step, f"node {claim.node.id} asked to wait for something nothing handles",
                                  retryable=False, **fields)
         else:
-            txn.complete(step, redact_values(result, claim.secrets), **fields)
+            txn.complete(step, result, **fields)
             txn.advance(after=claim.node.id)
 
 

@@ -8,6 +8,9 @@ commit or roll back with it. The engine imports none of them (DESIGN section 10)
 - ``step_completed(txn, step, output)``: a step completed (with its output).
 - ``suspended(txn, step, suspend) -> bool``: a node returned a ``Suspend`` the engine does
   not handle itself (a child execution); True when the hook took it.
+- ``turn_recorded(txn, step, ctx, output)``: a turn of a node ended (completed, continued,
+  suspended or failed) and its calls and messages are written; ``output`` when it completed.
+  Usage accounting and an LLM node's memory hang here.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable
 if TYPE_CHECKING:
     from orchestrator.engine.sql import Row
     from orchestrator.engine.transaction import Transaction
-    from orchestrator.nodes.base import Suspend
+    from orchestrator.nodes.base import NodeContext, Suspend
 
 
 @dataclass
@@ -25,3 +28,4 @@ class Hooks:
     execution_ended: list[Callable[["Transaction"], None]] = field(default_factory=list)
     step_completed: list[Callable[["Transaction", "Row", Any], None]] = field(default_factory=list)
     suspended: list[Callable[["Transaction", "Row", "Suspend"], bool]] = field(default_factory=list)
+    turn_recorded: list[Callable[["Transaction", "Row", "NodeContext", Any], None]] = field(default_factory=list)

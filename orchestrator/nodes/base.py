@@ -120,6 +120,9 @@ class NodeContext:
     services: Any = None            # what the composition root gives nodes (sessions, keyring, settings)
     calls: list[CallRecord] = field(default_factory=list)
     messages: list[AgentMessage] = field(default_factory=list)
+    # ``emit(event_type, message, data)`` appends an event at once, in its own short
+    # transaction (e.g. ``llm_delta`` while a model streams); what it carries must be redacted.
+    emit: Callable[..., None] = lambda *args, **kwargs: None
 
     @property
     def idempotency_key(self) -> str:

@@ -7,13 +7,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orchestrator.crypto import KeyRing, open_field, seal_field
-from orchestrator.db import Credential, Secret, WorkflowVersion
+from orchestrator.db import Credential, Secret, WorkflowNodeHistory, WorkflowVersion
 
 # Every model with encrypted fields, and those fields (see orchestrator.crypto).
 ENCRYPTED_FIELDS = {
     WorkflowVersion: ("definition",),
     Credential: ("api_key", "secret_key"),
     Secret: ("value",),
+    WorkflowNodeHistory: ("pair",),
 }
 
 

@@ -12,11 +12,11 @@ from tests.integration.test_schema import make_workflow
 
 def test_rotation_leaves_every_row_readable_under_the_new_key_alone(session, migrated_settings):
     old_ring = load_keyring(migrated_settings)
-    _, _, version = make_workflow(session, migrated_settings)
-    provider = Provider(name="openai", type="openai")
+    owner, _, version = make_workflow(session, migrated_settings)
+    provider = Provider(owner_id=owner.id, name="openai", type="openai")
     session.add(provider)
     session.flush()
-    credential = Credential(provider_id=provider.id, alias="main")
+    credential = Credential(provider_id=provider.id, alias="main", key_hint="-123")
     seal_field(old_ring, credential, "api_key", b"sk-live-123")
     seal_field(old_ring, credential, "secret_key", b"shh")
     session.add(credential)

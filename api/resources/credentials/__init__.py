@@ -1,0 +1,3 @@
+from api.resources.credentials.routes import blp
+
+__all__ = ["blp"]

@@ -1,0 +1,3 @@
+from api.resources.endpoints.routes import blp
+
+__all__ = ["blp"]

@@ -1,0 +1,3 @@
+from api.resources.models.routes import blp
+
+__all__ = ["blp"]

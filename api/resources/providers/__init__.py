@@ -1,0 +1,3 @@
+from api.resources.providers.routes import blp
+
+__all__ = ["blp"]

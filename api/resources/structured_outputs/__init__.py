@@ -1,0 +1,3 @@
+from api.resources.structured_outputs.routes import blp
+
+__all__ = ["blp"]

@@ -1,0 +1,3 @@
+from api.resources.usage.routes import blp
+
+__all__ = ["blp"]

@@ -1,0 +1,51 @@
+"""Reading what model calls left: an execution's calls and structured outputs, and usage
+summed over days, models or workflows."""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from orchestrator.db import Execution, StepCall, StructuredOutput, UsageMetric, User, Workflow
+from orchestrator.services.errors import Invalid, owned
+from orchestrator.services.pagination import DEFAULT_LIMIT, Page, paginate
+
+GROUPS = ("day", "model", "workflow")
+
+
+def list_calls(session: Session, owner: User, execution_id: uuid.UUID, *, cursor: str | None = None,
+               limit: int = DEFAULT_LIMIT) -> Page[StepCall]:
+    execution = owned(session, Execution, execution_id, owner, "execution")
+    return paginate(session, select(StepCall).where(StepCall.execution_id == execution.id), StepCall, cursor, limit)
+
+
+def list_structured_outputs(session: Session, owner: User, execution_id: uuid.UUID, *, cursor: str | None = None,
+                            limit: int = DEFAULT_LIMIT) -> Page[StructuredOutput]:
+    execution = owned(session, Execution, execution_id, owner, "execution")
+    return paginate(session, select(StructuredOutput).where(StructuredOutput.execution_id == execution.id),
+                    StructuredOutput, cursor, limit)
+
+
+def usage(session: Session, owner: User, start: date, end: date, group_by: str = "day") -> Page[dict[str, Any]]:
+    """Requests, tokens and cost from ``start`` to ``end`` (days, UTC, both included)."""
+    if start > end:
+        raise Invalid("from is after to", {"from": ["must not be after to"]})
+    keys = {"day": [UsageMetric.day],
+            "model": [UsageMetric.provider, UsageMetric.model],
+            "workflow": [UsageMetric.workflow_id, Workflow.name.label("workflow_name")]}[group_by]
+    query = (select(*keys, func.sum(UsageMetric.requests).label("requests"),
+                    func.sum(UsageMetric.prompt_tokens).label("prompt_tokens"),
+                    func.sum(UsageMetric.completion_tokens).label("completion_tokens"),
+                    func.sum(UsageMetric.cost).label("cost"))
+             .join(Workflow, Workflow.id == UsageMetric.workflow_id)
+             .where(UsageMetric.owner_id == owner.id, UsageMetric.day >= start, UsageMetric.day <= end)
+             .group_by(*keys).order_by(*keys))
+    items = []
+    for row in session.execute(query):
+        item = dict(row._mapping)
+        item["total_tokens"] = item["prompt_tokens"] + item["completion_tokens"]
+        items.append(item)
+    return Page(items)
