@@ -73,6 +73,9 @@ def upgrade() -> None:
         batch_op.create_check_constraint('depth', 'depth >= 0')
         batch_op.drop_constraint(op.f('ck_executions_trigger'), type_='check')
         batch_op.create_check_constraint('trigger', TRIGGERS.format("'api', 'schedule', 'cli', 'retry', 'subworkflow'"))
+    with op.batch_alter_table('human_approvals', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('details', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()),
+                                                                        'postgresql'), nullable=True))
     # The defaults were only for existing rows; the models set these columns.
     with op.batch_alter_table('execution_steps', schema=None) as batch_op:
         batch_op.alter_column('turn', server_default=None)
@@ -84,6 +87,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DELETE FROM executions WHERE trigger = 'subworkflow'")
+    with op.batch_alter_table('human_approvals', schema=None) as batch_op:
+        batch_op.drop_column('details')
     with op.batch_alter_table('executions', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_executions_trigger'), type_='check')
         batch_op.create_check_constraint('trigger', TRIGGERS.format("'api', 'schedule', 'cli', 'retry'"))

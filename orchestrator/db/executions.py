@@ -184,6 +184,8 @@ class HumanApproval(Base):
     token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     status: Mapped[str] = mapped_column(String(20), nullable=False, default=ApprovalStatus.PENDING.value)
     approver_email: Mapped[str | None] = mapped_column(String(255))
+    # What the approver decides on, as the node put it (redacted like a step's input).
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     decision_data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

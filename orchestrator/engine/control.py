@@ -117,6 +117,9 @@ def resolve_approval(txn: Transaction, approval_id: uuid.UUID, step_id: uuid.UUI
     step = txn.step(step_id)
     if step is None or step.status != S.WAITING:
         return
+    decision = {**decision_data, "approved": status is ApprovalStatus.APPROVED, "status": status.value}
+    if txn.resume_after_decision(step, decision):
+        return
     if status is ApprovalStatus.APPROVED:
         txn.complete(step, {**decision_data, "approved": True}, "approved")
         txn.advance(after=step.node_id)

@@ -341,7 +341,8 @@ class Engine:
         if isinstance(result, Continue):
             txn.continue_turn(step, result.state, result.not_before, result.message, **fields)
         elif isinstance(result, Suspend) and result.approval is not None:
-            token = txn.request_approval(step, result.approval.expires_at, result.approval.approver_email, **fields)
+            token = txn.request_approval(step, result.approval.expires_at, result.approval.approver_email,
+                                         redact(result.approval.details), result.state, **fields)
             ctx = claim.context
             txn.outbox.callbacks.append(lambda: node_type.on_suspended(ctx, token))
         elif isinstance(result, Suspend) and result.until is not None:

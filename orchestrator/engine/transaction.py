@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The checkpoint key of a node's state parked for a human decision.
+RESUME = "__resume__"
 # A retry or a turn due sooner than this is sent now with a broker countdown; a later one is
 # left to the sweeper (no countdown may approach the broker's visibility timeout).
 SHORT_WAIT = timedelta(seconds=10)
@@ -281,15 +283,36 @@ class Transaction:
              **fields: Any) -> None:
         self.move_step(step, S.WAITING, message, data=data, lease_expires_at=None, not_before=until, **fields)
 
-    def request_approval(self, step: Row, expires_at: datetime, approver_email: str | None, **fields: Any) -> str:
-        """Park the step for a human decision; returns the one-time token (stored hashed)."""
+    def request_approval(self, step: Row, expires_at: datetime, approver_email: str | None,
+                         details: dict[str, Any] | None = None, resume: Any = None, **fields: Any) -> str:
+        """Park the step for a human decision; returns the one-time token (stored hashed). With
+        ``resume`` (the node's state), the decision is handed back to the node as its next turn."""
         token = secrets.token_urlsafe(32)
         self.conn.execute(insert(HumanApproval), {
             "id": uuid.uuid4(), "execution_id": self.execution.id, "step_id": step.id,
             "token_hash": hash_token(token), "approver_email": approver_email, "expires_at": expires_at,
-            "status": ApprovalStatus.PENDING.value, "created_at": self.now})
-        self.wait(step, "waiting for a human decision", data={"expires_at": expires_at.isoformat()}, **fields)
+            "status": ApprovalStatus.PENDING.value, "created_at": self.now, "details": details})
+        if resume is not None:
+            fields["turn"] = step.turn + 1
+            self.save_checkpoint(step, step.turn + 1, {RESUME: resume})
+        self.wait(step, "waiting for a human decision", data={"expires_at": expires_at.isoformat(),
+                                                               "details": details}, **fields)
         return token
+
+    def resume_after_decision(self, step: Row, decision: dict[str, Any]) -> bool:
+        """A decided approval the node takes up itself: waiting -> queued as its next turn, with
+        the decision in its checkpoint. False when the node did not ask for that."""
+        if not step.turn:
+            return False
+        current = self.conn.execute(select(StepCheckpoint.id).where(
+            StepCheckpoint.step_id == step.id, StepCheckpoint.turn == step.turn)).scalar()
+        state = self.load_checkpoint(step) if current is not None else None
+        if not isinstance(state, dict) or RESUME not in state:
+            return False
+        self.conn.execute(delete(StepCheckpoint).where(StepCheckpoint.id == current))
+        self.save_checkpoint(step, step.turn, {**state[RESUME], "approval": decision})
+        self.queue(step, f"approval {decision['status']}; the node goes on")
+        return True
 
     def save_checkpoint(self, step: Row, turn: int, state: Any) -> None:
         """``state`` (JSON) sealed for ``turn`` of the step: AES-GCM, the step and turn bound in."""

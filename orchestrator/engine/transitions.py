@@ -26,7 +26,8 @@ STEP_TRANSITIONS: dict[S, frozenset[S]] = {
     S.QUEUED: frozenset({S.RUNNING, S.CANCELLED}),
     # running -> queued: a retry (attempt + 1), a recovered lease, or the node's next turn
     S.RUNNING: frozenset({S.COMPLETED, S.FAILED, S.WAITING, S.QUEUED, S.CANCELLED}),
-    S.WAITING: frozenset({S.COMPLETED, S.FAILED, S.CANCELLED}),
+    # waiting -> queued: a decided approval that the node takes up again as its next turn
+    S.WAITING: frozenset({S.COMPLETED, S.FAILED, S.CANCELLED, S.QUEUED}),
     S.COMPLETED: frozenset(),
     S.FAILED: frozenset({S.QUEUED}),        # execution retry
     S.SKIPPED: frozenset(),

@@ -38,6 +38,7 @@ class ApprovalRequest:
     expires_at: datetime
     approver_email: str | None = None
     notify_url: str | None = None
+    details: dict[str, Any] | None = None   # what the approver decides on (e.g. a tool and its arguments)
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,10 @@ class Suspend:
     """Returned by ``run`` to park the step in ``waiting``.
 
     ``until``: the step completes with ``output`` once this instant passes (durable delay).
-    ``approval``: the step waits for a human decision recorded in ``human_approvals``.
+    ``approval``: the step waits for a human decision recorded in ``human_approvals``: approval
+    completes the step, rejection or expiry fails it. With ``state``, the node decides instead:
+    it runs again as the next turn with ``ctx.checkpoint == {**state, "approval": {"approved",
+    "status", **decision_data}}``, whatever the decision was.
     ``child``: the step waits for a child execution; it completes with
     ``{execution_id, status, output}`` or fails with the child.
     """
@@ -67,6 +71,7 @@ class Suspend:
     # with ``{items: [{execution_id, status, output}], outputs: [...]}`` in this order.
     children: tuple[ChildRun, ...] = ()
     max_concurrency: int = 10
+    state: Any = None
 
 
 @dataclass(frozen=True)

@@ -292,3 +292,42 @@ def test_context_write_is_read_by_a_later_template(env):
     assert row.namespace == "research"
     page = executions.list_contexts(env[0].sessions(), env[2], execution.id)
     assert [(c.namespace, c.data) for c in page.items] == [("research", {"topic": "tides", "count": 1})]
+
+
+# -- an approval the node takes up itself -------------------------------------------------
+
+class _Ask(marshmallow.Schema):
+    pass
+
+
+@register
+class AsksFirst(NodeType):
+    """Asks a human before its second turn, then reports what was decided."""
+
+    type_name = "test_asks"
+    config_schema = _Ask
+
+    def run(self, ctx):
+        from orchestrator.nodes.base import ApprovalRequest, Suspend
+        if ctx.checkpoint is None:
+            return Suspend(approval=ApprovalRequest(utcnow() + timedelta(hours=1), details={"tool": "send", "to": "x"}),
+                           state={"asked": True})
+        return {"seen": ctx.checkpoint, "turn": ctx.turn}
+
+
+@pytest.mark.parametrize("approved", [True, False])
+def test_a_node_that_asks_a_human_goes_on_with_the_decision(env, approved):
+    from orchestrator.db import HumanApproval
+    from orchestrator.engine import decide_approval
+    engine, dispatcher, _ = env
+    execution_id = submit(env, {"name": "ask", "nodes": [{"id": "ask", "type": "test_asks"}]})
+    with engine.sessions() as s:
+        approval = s.scalars(select(HumanApproval)).one()
+    assert approval.details == {"tool": "send", "to": "x"}
+    assert load(env, execution_id)[1]["ask"].status == "waiting"
+    decide_approval(engine, approved, {"note": "ok"}, approval_id=approval.id)
+    dispatcher.drain(engine)
+    execution, steps, _ = load(env, execution_id)
+    assert execution.status == "completed"
+    assert steps["ask"].output == {"turn": 1, "seen": {"asked": True, "approval": {
+        "note": "ok", "approved": approved, "status": "approved" if approved else "rejected"}}}

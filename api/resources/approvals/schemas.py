@@ -27,6 +27,8 @@ class ApprovalSchema(Schema):
     execution_id = fields.UUID(required=True)
     node_id = fields.String(required=True)
     approver_email = fields.String(required=True, allow_none=True)
+    details = fields.Dict(required=True, allow_none=True,
+                          metadata={"description": "What is to be decided, as the node put it (e.g. a tool call)"})
     status = fields.String(required=True, validate=validate.OneOf(ApprovalStatus.values()))
     expires_at = fields.DateTime(required=True)
     decided_at = fields.DateTime(required=True, allow_none=True)
