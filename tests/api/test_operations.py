@@ -1,6 +1,7 @@
 """Unauthenticated operations: /healthz, /readyz, /metrics, /openapi.json and /docs."""
 from __future__ import annotations
 
+from openapi_spec_validator import validate
 from prometheus_client.parser import text_string_to_metric_families
 
 from api import create_app
@@ -85,6 +86,24 @@ def test_openapi_documents_every_operation_with_bearer_auth(anonymous):
     assert set(events) == {"application/json", "text/event-stream"}
     for name in ("Workflow", "WorkflowDetail", "Execution", "Step", "Event", "Approval", "Error"):
         assert name in spec["components"]["schemas"]
+
+
+def test_openapi_is_valid_with_an_operation_id_and_the_error_statuses_of_each_operation(anonymous):
+    spec = anonymous.get("/openapi.json").json
+    validate(spec)
+    operations = {(method.upper(), path): op for path, item in spec["paths"].items()
+                  for method, op in item.items() if method != "parameters"}
+    ids = [op.get("operationId") for op in operations.values()]
+    assert all(ids) and len(set(ids)) == len(ids)
+    statuses = {key: set(op["responses"]) - {"default"} for key, op in operations.items()}
+    assert statuses[("POST", "/api/v1/workflows/{workflow_id}/executions")] == \
+        {"202", "400", "401", "404", "409", "413", "422"}
+    assert statuses[("GET", "/api/v1/executions/{execution_id}")] == {"200", "401", "404"}
+    assert statuses[("POST", "/api/v1/executions/{execution_id}/cancel")] == {"202", "401", "404", "409"}
+    assert statuses[("POST", "/api/v1/approvals/token/{token}/approve")] == {"200", "400", "404", "409", "413", "422"}
+    assert statuses[("GET", "/healthz")] == {"200"}
+    assert all("401" in codes for (_, path), codes in statuses.items()
+               if path.startswith("/api/v1/") and "/token/" not in path)
 
 
 def test_docs_serve_swagger_ui_from_local_assets(anonymous):

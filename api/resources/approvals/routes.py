@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from api.auth import public
-from api.blueprint import Blueprint
+from api.blueprint import Blueprint, conflict
 from api.context import engine, owner, transaction
 from api.resources.approvals.schemas import ApprovalPageSchema, ApprovalQuery, ApprovalSchema, DecisionSchema
 from orchestrator.services import approvals
@@ -23,6 +23,7 @@ def list_approvals(query):
 @blp.route("/approvals/<uuid:approval_id>/approve", methods=["POST"])
 @blp.arguments(DecisionSchema, required=False)
 @blp.response(200, ApprovalSchema)
+@conflict("the approval is already decided or has expired")
 def approve(body, approval_id):
     """Approve: the step completes with {approved: true, ...decision_data}"""
     return approvals.decide(engine(), True, **body, approval_id=approval_id, owner=owner())
@@ -31,6 +32,7 @@ def approve(body, approval_id):
 @blp.route("/approvals/<uuid:approval_id>/reject", methods=["POST"])
 @blp.arguments(DecisionSchema, required=False)
 @blp.response(200, ApprovalSchema)
+@conflict("the approval is already decided or has expired")
 def reject(body, approval_id):
     """Reject: the step fails, then its on_error policy applies"""
     return approvals.decide(engine(), False, **body, approval_id=approval_id, owner=owner())
@@ -40,6 +42,7 @@ def reject(body, approval_id):
 @public
 @blp.arguments(DecisionSchema, required=False)
 @blp.response(200, ApprovalSchema)
+@conflict("the approval is already decided or has expired")
 @blp.doc(**NO_KEY)
 def approve_by_token(body, token):
     """Approve with the token sent to notify_url (no API key)"""
@@ -50,6 +53,7 @@ def approve_by_token(body, token):
 @public
 @blp.arguments(DecisionSchema, required=False)
 @blp.response(200, ApprovalSchema)
+@conflict("the approval is already decided or has expired")
 @blp.doc(**NO_KEY)
 def reject_by_token(body, token):
     """Reject with the token sent to notify_url (no API key)"""

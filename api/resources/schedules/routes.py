@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from api.blueprint import Blueprint
+from api.blueprint import Blueprint, conflict
 from api.context import keyring, owner, transaction
 from api.resources.schedules.schemas import (
     ScheduleChangeSchema, ScheduleCreateSchema, SchedulePageSchema, ScheduleQuery, ScheduleSchema,
@@ -16,6 +16,7 @@ blp = Blueprint("schedules", __name__, description="Cron schedules that start ex
 @blp.route("/workflows/<uuid:workflow_id>/schedules", methods=["POST"])
 @blp.arguments(ScheduleCreateSchema)
 @blp.response(201, ScheduleSchema)
+@conflict("the workflow is archived")
 def create(body, workflow_id):
     """Run a workflow on a cron schedule in a time zone; 422 names a bad expression or zone"""
     with transaction() as session:

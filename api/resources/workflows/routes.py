@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from api.blueprint import Blueprint
+from api.blueprint import Blueprint, conflict
 from api.context import keyring, owner, transaction
 from api.resources.workflows.schemas import (
     PublishSchema, VersionDetailSchema, VersionPageSchema, WorkflowCreateSchema, WorkflowDetailSchema,
@@ -42,6 +42,7 @@ class Workflow(MethodView):
 
     @blp.arguments(WorkflowUpdateSchema)
     @blp.response(200, WorkflowSchema)
+    @conflict("the workflow is archived")
     def put(self, body, workflow_id):
         """Add a new immutable version (and rename or describe the workflow)"""
         with transaction() as session:
@@ -57,6 +58,7 @@ class Workflow(MethodView):
 @blp.route("/workflows/<uuid:workflow_id>/publish", methods=["POST"])
 @blp.arguments(PublishSchema, required=False)
 @blp.response(200, WorkflowSchema)
+@conflict("the workflow is archived")
 def publish(body, workflow_id):
     """Pin the version that executions run by default"""
     with transaction() as session:
