@@ -51,7 +51,7 @@ def boot(url: str, log: Path) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "PORT": str(port), "WEB_CONCURRENCY": str(WORKERS), "DATABASE_URL": url,
            "ORCHESTRATOR_ENCRYPTION_KEYS": generate_key(), "ORCHESTRATOR_BOOTSTRAP_API_KEY": BOOTSTRAP_KEY,
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(["sh", "-c", "exec " + procfile("web")], env=env, cwd=ROOT, stdout=log.open("wb"),
+    proc = subprocess.Popen(["sh", "-c", procfile("web")], env=env, cwd=ROOT, stdout=log.open("wb"),
                             stderr=subprocess.STDOUT, start_new_session=True)
     return proc, f"http://127.0.0.1:{port}"
 

@@ -1,0 +1,53 @@
+"""The HTTP API (DESIGN section 6). ``create_app`` is the composition root; nothing runs at import."""
+from __future__ import annotations
+
+from flask import Flask
+
+from api.auth import API_PREFIX, SCHEME, authenticate
+from api.context import Orchestrator
+from api.docs import ASSETS_URL, swagger_ui_assets
+from api.errors import Api, register_error_handlers
+from api.metrics import Metrics
+from api.operations import blp as operations
+from api.resources import api_keys, approvals, executions, schedules, workflows
+from orchestrator.config import Settings, get_settings
+from orchestrator.crypto import load_keyring
+from orchestrator.engine import Engine
+from orchestrator.services.api_keys import ensure_api_key
+from worker.celery_app import create_celery
+from worker.dispatch import CeleryDispatcher
+
+DESCRIPTION = """Durable workflow orchestration. Every resource under /api/v1 needs
+`Authorization: Bearer <API key>` (make one with `orchestrator api-keys create`) and belongs to
+the key's owner: another owner's id answers 404. Errors are `{code, status, message, errors}`."""
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
+    """The API over ``engine`` (default: one that dispatches through Celery on the settings' broker)."""
+    settings = settings or (engine.settings if engine else get_settings())
+    celery = create_celery(settings)
+    engine = engine or Engine(settings, load_keyring(settings), CeleryDispatcher(celery))
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        API_TITLE="Orchestrator", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs", OPENAPI_SWAGGER_UI_URL=f"{ASSETS_URL}/",
+        OPENAPI_SWAGGER_UI_CONFIG={"persistAuthorization": True},
+        API_SPEC_OPTIONS={"info": {"description": DESCRIPTION}, "security": [{SCHEME: []}]},
+    )
+    metrics = Metrics(engine)
+    app.extensions["orchestrator"] = Orchestrator(engine, celery, metrics)
+    metrics.init_app(app)
+    app.before_request(authenticate)
+    api = Api(app)
+    api.spec.components.security_scheme(SCHEME, {"type": "http", "scheme": "bearer"})
+    register_error_handlers(app)
+    for resource in (workflows, executions, schedules, approvals, api_keys):
+        api.register_blueprint(resource.blp, url_prefix=API_PREFIX)
+    api.register_blueprint(operations)
+    app.register_blueprint(swagger_ui_assets())
+    if settings.bootstrap_api_key:
+        with engine.sessions.begin() as session:
+            ensure_api_key(session, settings.bootstrap_api_key)
+    return app

@@ -1,0 +1,1 @@
+"""One blueprint per resource: ``<plural>/routes.py`` (views) and ``<plural>/schemas.py``."""

@@ -1,0 +1,3 @@
+from api.resources.api_keys.routes import blp
+
+__all__ = ["blp"]

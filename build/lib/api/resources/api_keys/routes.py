@@ -1,0 +1,39 @@
+"""The caller's own API keys: list, make (the key is shown once) and revoke."""
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from api.blueprint import Blueprint
+from api.context import owner, transaction
+from api.resources.api_keys.schemas import (
+    ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeyPageSchema, ApiKeySchema, IssuedKey,
+)
+from api.schemas import PageQuery
+from orchestrator.services import api_keys
+
+blp = Blueprint("api_keys", __name__, description="The caller's API keys")
+
+
+@blp.route("/api-keys")
+class ApiKeys(MethodView):
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, ApiKeyPageSchema)
+    def get(self, query):
+        """List your API keys, revoked ones too, newest first"""
+        with transaction() as session:
+            return api_keys.list_owner_api_keys(session, owner(), **query)
+
+    @blp.arguments(ApiKeyCreateSchema)
+    @blp.response(201, ApiKeyCreatedSchema)
+    def post(self, body):
+        """Make an API key for yourself; the key is in this answer only"""
+        with transaction() as session:
+            return IssuedKey(*api_keys.issue_api_key(session, owner(), **body))
+
+
+@blp.route("/api-keys/<uuid:key_id>", methods=["DELETE"])
+@blp.response(200, ApiKeySchema)
+def revoke(key_id):
+    """Revoke one of your API keys (the one in use too: later requests with it answer 401)"""
+    with transaction() as session:
+        return api_keys.revoke_owner_api_key(session, owner(), key_id)

@@ -1,0 +1,3 @@
+from api.resources.approvals.routes import blp
+
+__all__ = ["blp"]

@@ -1,0 +1,3 @@
+from api.resources.executions.routes import blp
+
+__all__ = ["blp"]

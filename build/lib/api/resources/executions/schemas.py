@@ -1,0 +1,85 @@
+"""Executions, their steps and events as the API shows them (DESIGN section 6)."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from api.schemas import INT_MAX, PageQuery, page_of
+from orchestrator.services.pagination import MAX_LIMIT
+from orchestrator.states import ExecutionStatus, StepStatus
+
+ANY_JSON = {"description": "Any JSON value"}
+
+
+class SubmitSchema(Schema):
+    input = fields.Dict(allow_none=True, metadata={"description": "The workflow's input, a JSON object; default {}"})
+    version = fields.Integer(validate=validate.Range(1, INT_MAX),
+                             metadata={"description": "Default: the published version, else the latest"})
+
+
+class IdempotencyHeaders(Schema):
+    idempotency_key = fields.String(data_key="Idempotency-Key", validate=validate.Length(1, 255), metadata={
+        "description": "The same key and body return the first execution; the same key with another body is 409"})
+
+
+class ExecutionQuery(PageQuery):
+    workflow_id = fields.UUID()
+    status = fields.String(validate=validate.OneOf(ExecutionStatus.values()))
+
+
+class EventQuery(Schema):
+    after = fields.Integer(validate=validate.Range(0, INT_MAX),
+                           metadata={"description": "Only events with a greater seq (default: Last-Event-ID, else 0)"})
+    limit = fields.Integer(load_default=MAX_LIMIT, validate=validate.Range(1, MAX_LIMIT))
+
+
+class EventHeaders(Schema):
+    last_event_id = fields.Integer(data_key="Last-Event-ID", validate=validate.Range(0, INT_MAX),
+                                   metadata={"description": "What an EventSource sends when it reconnects"})
+
+
+class ExecutionRefSchema(Schema):
+    id = fields.UUID(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(ExecutionStatus.values()))
+
+
+class ExecutionSchema(ExecutionRefSchema):
+    workflow_id = fields.UUID(required=True)
+    version = fields.Integer(required=True)
+    trigger = fields.String(required=True)
+    input = fields.Raw(required=True, allow_none=True, metadata=ANY_JSON)
+    output = fields.Raw(required=True, allow_none=True, metadata=ANY_JSON)
+    error = fields.String(required=True, allow_none=True, attribute="error_message")
+    created_at = fields.DateTime(required=True)
+    started_at = fields.DateTime(required=True, allow_none=True)
+    completed_at = fields.DateTime(required=True, allow_none=True)
+    duration_ms = fields.Integer(required=True, allow_none=True)
+
+
+class StepSchema(Schema):
+    node_id = fields.String(required=True)
+    node_type = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(StepStatus.values()))
+    attempt = fields.Integer(required=True)
+    input = fields.Raw(required=True, allow_none=True,
+                       metadata={"description": "The rendered config, secrets masked"})
+    output = fields.Raw(required=True, allow_none=True, metadata=ANY_JSON)
+    error = fields.String(required=True, allow_none=True, attribute="error_message")
+    queued_at = fields.DateTime(required=True, allow_none=True)
+    started_at = fields.DateTime(required=True, allow_none=True)
+    completed_at = fields.DateTime(required=True, allow_none=True)
+    duration_ms = fields.Integer(required=True, allow_none=True)
+
+
+class EventSchema(Schema):
+    seq = fields.Integer(required=True)
+    event_type = fields.String(required=True)
+    node_id = fields.String(required=True, allow_none=True)
+    attempt = fields.Integer(required=True, allow_none=True)
+    message = fields.String(required=True, allow_none=True)
+    data = fields.Dict(required=True, allow_none=True)
+    created_at = fields.DateTime(required=True)
+
+
+ExecutionPageSchema = page_of(ExecutionSchema, "ExecutionPage")
+StepPageSchema = page_of(StepSchema, "StepPage", "Always null: one page holds every step")
+EventPageSchema = page_of(EventSchema, "EventPage", "Pass as `after` for the next page; null on the last")

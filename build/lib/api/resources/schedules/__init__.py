@@ -1,0 +1,3 @@
+from api.resources.schedules.routes import blp
+
+__all__ = ["blp"]

@@ -1,0 +1,70 @@
+"""Cron schedules: each due slot starts an execution of the workflow (trigger ``schedule``)."""
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from api.blueprint import Blueprint, conflict
+from api.context import keyring, owner, transaction
+from api.resources.schedules.schemas import (
+    ScheduleChangeSchema, ScheduleCreateSchema, SchedulePageSchema, ScheduleQuery, ScheduleSchema,
+)
+from orchestrator.schedules import service as schedules
+
+blp = Blueprint("schedules", __name__, description="Cron schedules that start executions")
+
+
+@blp.route("/workflows/<uuid:workflow_id>/schedules", methods=["POST"])
+@blp.arguments(ScheduleCreateSchema)
+@blp.response(201, ScheduleSchema)
+@conflict("the workflow is archived")
+def create(body, workflow_id):
+    """Run a workflow on a cron schedule in a time zone; 422 names a bad expression or zone"""
+    with transaction() as session:
+        return schedules.create_schedule(session, keyring(), owner(), workflow_id, **body)
+
+
+@blp.route("/schedules")
+@blp.arguments(ScheduleQuery, location="query")
+@blp.response(200, SchedulePageSchema)
+def list_schedules(query):
+    """List schedules, newest first"""
+    with transaction() as session:
+        return schedules.list_schedules(session, owner(), **query)
+
+
+@blp.route("/schedules/<uuid:schedule_id>")
+class Schedule(MethodView):
+    @blp.response(200, ScheduleSchema)
+    def get(self, schedule_id):
+        """Get a schedule with its next run and its last outcome"""
+        with transaction() as session:
+            return schedules.get_schedule(session, owner(), schedule_id)
+
+    @blp.arguments(ScheduleChangeSchema)
+    @blp.response(200, ScheduleSchema)
+    def patch(self, body, schedule_id):
+        """Change a schedule; a new timing counts from now"""
+        with transaction() as session:
+            return schedules.update_schedule(session, keyring(), owner(), schedule_id, **body)
+
+    @blp.response(204)
+    def delete(self, schedule_id):
+        """Delete a schedule; its executions keep their history"""
+        with transaction() as session:
+            schedules.delete_schedule(session, owner(), schedule_id)
+
+
+@blp.route("/schedules/<uuid:schedule_id>/pause", methods=["POST"])
+@blp.response(200, ScheduleSchema)
+def pause(schedule_id):
+    """Stop firing until resumed"""
+    with transaction() as session:
+        return schedules.pause_schedule(session, owner(), schedule_id)
+
+
+@blp.route("/schedules/<uuid:schedule_id>/resume", methods=["POST"])
+@blp.response(200, ScheduleSchema)
+def resume(schedule_id):
+    """Fire again from now on (missed slots are not caught up), with the failure count reset"""
+    with transaction() as session:
+        return schedules.resume_schedule(session, owner(), schedule_id)

@@ -1,0 +1,3 @@
+from api.resources.workflows.routes import blp
+
+__all__ = ["blp"]

@@ -1,0 +1,1 @@
+"""Orchestrator: durable, distributed workflow orchestration for AI-agent workflows."""

@@ -1,0 +1,26 @@
+"""How the engine rings the doorbell. ``worker/`` implements it with Celery.
+
+A message carries ids only; the worker re-reads the rows. Messages are sent only after
+the transaction that made the step ``queued`` has committed.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class StepMessage:
+    step_id: uuid.UUID
+    execution_id: uuid.UUID
+    node_id: str
+    node_type: str
+    attempt: int
+    timeout_seconds: float
+
+
+class Dispatcher(Protocol):
+    def send(self, messages: list[StepMessage]) -> None: ...
+
+    def revoke(self, task_ids: list[str]) -> None: ...

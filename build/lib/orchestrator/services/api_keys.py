@@ -1,0 +1,129 @@
+"""Users and API keys: shown once, stored as SHA-256 with a visible prefix, revocable."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from orchestrator.db import ApiKey, Base, User
+from orchestrator.db.types import utcnow
+from orchestrator.services.errors import Invalid, NotFound
+from orchestrator.services.pagination import DEFAULT_LIMIT, Page, paginate
+
+KEY_PREFIX = "ork_"
+PREFIX_LENGTH = 12
+ADMIN_EMAIL = "admin@localhost"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _hash(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def _insert_or_get(session: Session, row: Base, existing: Select) -> Base:
+    """Insert ``row``, or, when a concurrent transaction inserted its unique twin first, that
+    twin: processes starting together (gunicorn workers with ORCHESTRATOR_BOOTSTRAP_API_KEY)
+    all succeed. The insert runs in a savepoint so the caller's transaction survives it."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        twin = session.scalar(existing)
+        if twin is None:
+            raise
+        return twin
+    return row
+
+
+def get_or_create_user(session: Session, email: str, *, is_admin: bool = False) -> User:
+    query = select(User).where(User.email == email)
+    return session.scalar(query) or _insert_or_get(session, User(email=email, is_admin=is_admin), query)
+
+
+def _store(session: Session, user: User, name: str, plaintext: str) -> ApiKey:
+    key = ApiKey(user_id=user.id, name=name, prefix=plaintext[:PREFIX_LENGTH], key_hash=_hash(plaintext))
+    session.add(key)
+    session.flush()
+    return key
+
+
+def issue_api_key(session: Session, owner: User, name: str) -> tuple[ApiKey, str]:
+    """A new key for ``owner``. Returns the plaintext once."""
+    plaintext = KEY_PREFIX + secrets.token_urlsafe(32)
+    return _store(session, owner, name, plaintext), plaintext
+
+
+def create_api_key(session: Session, name: str, user_email: str | None = None) -> tuple[ApiKey, str]:
+    """A new key for ``user_email`` (created if new; default the admin). Returns the plaintext once."""
+    return issue_api_key(session, get_or_create_user(session, user_email or ADMIN_EMAIL, is_admin=user_email is None),
+                         name)
+
+
+def ensure_api_key(session: Session, plaintext: str, name: str = "bootstrap") -> ApiKey:
+    """Make sure ``plaintext`` is a valid admin key (ORCHESTRATOR_BOOTSTRAP_API_KEY); safe when
+    several processes do it at once."""
+    if len(plaintext) < 20:
+        raise Invalid("ORCHESTRATOR_BOOTSTRAP_API_KEY must be at least 20 characters")
+    query = select(ApiKey).where(ApiKey.prefix == plaintext[:PREFIX_LENGTH])
+    key = session.scalar(query)
+    if key is None:
+        admin = get_or_create_user(session, ADMIN_EMAIL, is_admin=True)
+        key = _insert_or_get(session, ApiKey(user_id=admin.id, name=name, prefix=plaintext[:PREFIX_LENGTH],
+                                             key_hash=_hash(plaintext)), query)
+    if not hmac.compare_digest(key.key_hash, _hash(plaintext)):
+        raise Invalid("ORCHESTRATOR_BOOTSTRAP_API_KEY shares its prefix with another key; choose another key")
+    key.revoked_at = None
+    return key
+
+
+def authenticate(session: Session, plaintext: str) -> User | None:
+    """The owner of a valid, unrevoked key; compared in constant time. ``last_used_at`` is
+    refreshed at most once a minute, so a busy key does not cost a write per request."""
+    key = session.scalar(
+        select(ApiKey).where(ApiKey.prefix == plaintext[:PREFIX_LENGTH], ApiKey.revoked_at.is_(None))
+    )
+    if key is None or not hmac.compare_digest(key.key_hash, _hash(plaintext)):
+        return None
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        key.last_used_at = now
+    return key.user
+
+
+def list_api_keys(session: Session) -> list[ApiKey]:
+    """Every owner's keys (for the CLI)."""
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at)))
+
+
+def list_owner_api_keys(session: Session, owner: User, *, cursor: str | None = None,
+                        limit: int = DEFAULT_LIMIT) -> Page[ApiKey]:
+    """``owner``'s keys, revoked ones included, newest first."""
+    return paginate(session, select(ApiKey).where(ApiKey.user_id == owner.id), ApiKey, cursor, limit)
+
+
+def _revoke(key: ApiKey) -> ApiKey:
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+    return key
+
+
+def revoke_api_key(session: Session, prefix: str) -> ApiKey:
+    """Revoke any owner's key by its prefix (for the CLI)."""
+    key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix[:PREFIX_LENGTH]))
+    if key is None:
+        raise NotFound(f"no API key with prefix {prefix!r}")
+    return _revoke(key)
+
+
+def revoke_owner_api_key(session: Session, owner: User, key_id: uuid.UUID) -> ApiKey:
+    """Revoke one of ``owner``'s keys (the one in use too); another owner's key is NotFound."""
+    key = session.get(ApiKey, key_id)
+    if key is None or key.user_id != owner.id:
+        raise NotFound(f"API key {key_id} not found")
+    return _revoke(key)

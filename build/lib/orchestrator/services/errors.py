@@ -1,0 +1,35 @@
+"""Domain errors; the API maps each to one HTTP status in one place."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from orchestrator.db import User
+
+
+class DomainError(Exception):
+    def __init__(self, message: str, errors: Any = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+
+
+class NotFound(DomainError):
+    """Unknown, or owned by someone else (both answer the same)."""
+
+
+def owned(session: Session, model: type, row_id: Any, owner: User, what: str, **get_options: Any) -> Any:
+    """The ``model`` row with ``row_id`` if ``owner`` owns it; else NotFound, as for an unknown id."""
+    row = session.get(model, row_id, **get_options)
+    if row is None or row.owner_id != owner.id:
+        raise NotFound(f"{what} {row_id} not found")
+    return row
+
+
+class Conflict(DomainError):
+    """The state or an idempotency key does not allow the request."""
+
+
+class Invalid(DomainError):
+    """A definition or an input fails validation."""

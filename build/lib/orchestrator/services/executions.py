@@ -1,0 +1,124 @@
+"""Executions: submitting one (the path the API, the CLI and the scheduler share), reading
+them, their steps and events, and acting on them for their owner."""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any, Callable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from orchestrator.db import Execution, ExecutionEvent, ExecutionStep, User
+from orchestrator.definitions import InputValidationError, validate_input
+from orchestrator.engine import Engine, Outbox
+from orchestrator.engine.store import canonical_json, load_definition
+from orchestrator.services.errors import Conflict, Invalid, owned
+from orchestrator.services.pagination import DEFAULT_LIMIT, Page, list_owned
+from orchestrator.services.workflows import get_version
+from orchestrator.states import ExecutionStatus, Trigger, WorkflowStatus
+
+
+def submit(engine: Engine, owner: User, workflow_id: uuid.UUID, input: Any = None, *, version: int | None = None,
+           idempotency_key: str | None = None, trigger: Trigger = Trigger.API,
+           schedule_id: uuid.UUID | None = None) -> tuple[Execution, bool]:
+    """Create and start an execution; returns it and whether it is new.
+
+    The same idempotency key with the same request returns the first execution; with a
+    different request it is a Conflict.
+    """
+    input = {} if input is None else input
+    request_hash = hashlib.sha256(canonical_json(
+        {"workflow_id": str(workflow_id), "version": version, "input": input})).hexdigest()
+    if idempotency_key:
+        existing = _by_key(engine, owner, idempotency_key)
+        if existing is not None:
+            return _same_request(existing, request_hash), False
+    try:
+        with engine.transaction() as (session, outbox):
+            execution = create(engine, session, outbox, owner, workflow_id, input, version=version, trigger=trigger,
+                               schedule_id=schedule_id, idempotency_key=idempotency_key, request_hash=request_hash)
+    except IntegrityError:
+        existing = _by_key(engine, owner, idempotency_key) if idempotency_key else None
+        if existing is None:
+            raise
+        return _same_request(existing, request_hash), False
+    return execution, True
+
+
+def create(engine: Engine, session: Session, outbox: Outbox, owner: User, workflow_id: uuid.UUID, input: Any, *,
+           version: int | None = None, trigger: Trigger = Trigger.API, schedule_id: uuid.UUID | None = None,
+           idempotency_key: str | None = None, request_hash: str | None = None) -> Execution:
+    """Inside the caller's transaction: check, insert and start an execution.
+
+    Its first messages go to ``outbox``, sent once the caller's transaction commits.
+    """
+    row = get_version(session, owner, workflow_id, version)
+    if row.workflow.status == WorkflowStatus.ARCHIVED:
+        raise Conflict(f"workflow {workflow_id} is archived")
+    try:
+        validate_input(load_definition(session, engine.keyring, row.id), input)
+    except InputValidationError as exc:
+        raise Invalid("input does not match the workflow's input_schema", {"input": exc.errors}) from None
+    execution = Execution(
+        id=uuid.uuid4(), workflow_id=row.workflow_id, workflow_version_id=row.id, version=row.version,
+        owner_id=owner.id, trigger=trigger.value, schedule_id=schedule_id, input=input,
+        idempotency_key=idempotency_key, request_hash=request_hash,
+    )
+    session.add(execution)
+    session.flush()
+    engine.start(session, execution, outbox)
+    return execution
+
+
+def _by_key(engine: Engine, owner: User, key: str) -> Execution | None:
+    with engine.sessions() as session:
+        return session.scalar(select(Execution).where(Execution.owner_id == owner.id,
+                                                      Execution.idempotency_key == key))
+
+
+def _same_request(existing: Execution, request_hash: str) -> Execution:
+    if existing.request_hash != request_hash:
+        raise Conflict("Idempotency-Key was already used with a different request")
+    return existing
+
+
+def get_execution(session: Session, owner: User, execution_id: uuid.UUID) -> Execution:
+    return owned(session, Execution, execution_id, owner, "execution")
+
+
+def list_executions(session: Session, owner: User, *, workflow_id: uuid.UUID | None = None,
+                    status: ExecutionStatus | None = None, cursor: str | None = None,
+                    limit: int = DEFAULT_LIMIT) -> Page[Execution]:
+    return list_owned(session, Execution, owner, cursor, limit, workflow_id=workflow_id, status=status)
+
+
+def list_steps(session: Session, owner: User, execution_id: uuid.UUID) -> Page[ExecutionStep]:
+    """One row per node (bounded by the definition, so one page), in the order they were queued."""
+    get_execution(session, owner, execution_id)
+    return Page(list(session.scalars(
+        select(ExecutionStep).where(ExecutionStep.execution_id == execution_id)
+        .order_by(ExecutionStep.queued_at.asc().nulls_last(), ExecutionStep.node_id))))
+
+
+def list_events(session: Session, owner: User, execution_id: uuid.UUID, *, after: int = 0,
+                limit: int = DEFAULT_LIMIT) -> Page[ExecutionEvent]:
+    """Events with ``seq`` above ``after``, oldest first; ``next_cursor`` is the ``after`` of the next page."""
+    get_execution(session, owner, execution_id)
+    events = list(session.scalars(
+        select(ExecutionEvent).where(ExecutionEvent.execution_id == execution_id, ExecutionEvent.seq > after)
+        .order_by(ExecutionEvent.seq).limit(limit + 1)))
+    if len(events) <= limit:
+        return Page(events)
+    return Page(events[:limit], str(events[limit - 1].seq))
+
+
+def act(engine: Engine, owner: User, execution_id: uuid.UUID,
+        action: Callable[[Engine, uuid.UUID], None]) -> Execution:
+    """Run an engine control (cancel, pause, resume, retry) on the owner's execution."""
+    with engine.sessions() as session:
+        get_execution(session, owner, execution_id)
+    action(engine, execution_id)
+    with engine.sessions() as session:
+        return get_execution(session, owner, execution_id)

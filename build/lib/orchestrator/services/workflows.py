@@ -1,0 +1,137 @@
+"""Workflows and their immutable versions."""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from orchestrator.crypto import KeyRing, open_field
+from orchestrator.db import User, Workflow, WorkflowVersion
+from orchestrator.definitions import DefinitionError, WorkflowDefinition, parse_definition
+from orchestrator.engine.store import build_version
+from orchestrator.services.errors import Conflict, Invalid, NotFound, owned
+from orchestrator.services.pagination import DEFAULT_LIMIT, Page, list_owned, paginate
+from orchestrator.states import WorkflowStatus
+
+
+@dataclass(frozen=True)
+class WithDefinition:
+    """A workflow or version row with its decrypted definition, for its owner's eyes only."""
+
+    row: Workflow | WorkflowVersion
+    definition: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.row, name)
+
+
+def _parse(source: Any) -> WorkflowDefinition:
+    try:
+        return parse_definition(source)
+    except DefinitionError as exc:
+        raise Invalid("invalid workflow definition", {"definition": exc.errors}) from None
+
+
+def create_workflow(session: Session, keyring: KeyRing, owner: User, source: Any, *,
+                    name: str | None = None, description: str | None = None) -> Workflow:
+    """A draft workflow with version 1."""
+    definition = _parse(source)
+    workflow = Workflow(id=uuid.uuid4(), owner_id=owner.id, name=name or definition.name,
+                        description=description if description is not None else definition.description,
+                        latest_version=1)
+    session.add(workflow)
+    session.add(build_version(keyring, workflow.id, 1, definition))
+    session.flush()
+    return workflow
+
+
+def get_workflow(session: Session, owner: User, workflow_id: uuid.UUID) -> Workflow:
+    return owned(session, Workflow, workflow_id, owner, "workflow")
+
+
+def list_workflows(session: Session, owner: User, *, status: WorkflowStatus | None = None,
+                   name: str | None = None, cursor: str | None = None, limit: int = DEFAULT_LIMIT) -> Page[Workflow]:
+    return list_owned(session, Workflow, owner, cursor, limit, status=status, name=name)
+
+
+def describe(session: Session, keyring: KeyRing, owner: User, workflow_id: uuid.UUID) -> WithDefinition:
+    """The workflow with the definition of its latest version."""
+    workflow = get_workflow(session, owner, workflow_id)
+    return WithDefinition(workflow, definition_of(keyring, get_version(session, owner, workflow_id,
+                                                                       workflow.latest_version)))
+
+
+def add_version(session: Session, keyring: KeyRing, owner: User, workflow_id: uuid.UUID, source: Any,
+                label: str | None = None) -> WorkflowVersion:
+    """A new immutable version; earlier versions and their executions are untouched."""
+    workflow = get_workflow(session, owner, workflow_id)
+    if workflow.status == WorkflowStatus.ARCHIVED:
+        raise Conflict("workflow is archived")
+    definition = _parse(source)
+    workflow.latest_version += 1
+    version = build_version(keyring, workflow.id, workflow.latest_version, definition, label)
+    session.add(version)
+    session.flush()
+    return version
+
+
+def get_version(session: Session, owner: User, workflow_id: uuid.UUID, number: int | None = None) -> WorkflowVersion:
+    """A given version, or the published one (else the latest) when none is named."""
+    workflow = get_workflow(session, owner, workflow_id)
+    number = number or workflow.published_version or workflow.latest_version
+    version = session.scalar(select(WorkflowVersion).where(
+        WorkflowVersion.workflow_id == workflow.id, WorkflowVersion.version == number))
+    if version is None:
+        raise NotFound(f"workflow {workflow_id} has no version {number}")
+    return version
+
+
+def update_workflow(session: Session, keyring: KeyRing, owner: User, workflow_id: uuid.UUID, source: Any, *,
+                    name: str | None = None, description: str | None = None,
+                    label: str | None = None) -> Workflow:
+    """A new version, and the workflow's name or description when given."""
+    workflow = add_version(session, keyring, owner, workflow_id, source, label).workflow
+    if name is not None:
+        workflow.name = name
+    if description is not None:
+        workflow.description = description
+    return workflow
+
+
+def list_versions(session: Session, owner: User, workflow_id: uuid.UUID, *, cursor: str | None = None,
+                  limit: int = DEFAULT_LIMIT) -> Page[WorkflowVersion]:
+    """Version history, newest first."""
+    workflow = get_workflow(session, owner, workflow_id)
+    query = select(WorkflowVersion).where(WorkflowVersion.workflow_id == workflow.id)
+    return paginate(session, query, WorkflowVersion, cursor, limit)
+
+
+def describe_version(session: Session, keyring: KeyRing, owner: User, workflow_id: uuid.UUID,
+                     number: int) -> WithDefinition:
+    version = get_version(session, owner, workflow_id, number)
+    return WithDefinition(version, definition_of(keyring, version))
+
+
+def publish(session: Session, owner: User, workflow_id: uuid.UUID, number: int | None = None) -> Workflow:
+    version = get_version(session, owner, workflow_id, number or get_workflow(session, owner, workflow_id).latest_version)
+    workflow = version.workflow
+    if workflow.status == WorkflowStatus.ARCHIVED:
+        raise Conflict("workflow is archived")
+    workflow.published_version = version.version
+    workflow.status = WorkflowStatus.PUBLISHED.value
+    return workflow
+
+
+def archive(session: Session, owner: User, workflow_id: uuid.UUID) -> Workflow:
+    workflow = get_workflow(session, owner, workflow_id)
+    workflow.status = WorkflowStatus.ARCHIVED.value
+    return workflow
+
+
+def definition_of(keyring: KeyRing, version: WorkflowVersion) -> dict[str, Any]:
+    """The decrypted definition, for its owner."""
+    return json.loads(open_field(keyring, version, "definition"))

@@ -1,0 +1,144 @@
+"""Standalone mode: the API, a worker and beat as child processes on one machine.
+
+With nothing configured it runs on the embedded default (SQLite and the SQLite-backed
+broker in the data directory): nothing to install. The processes are the same ones a
+production deployment runs (see Procfile); this module only starts, watches and stops them.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from orchestrator.config import Settings, secret_file
+from orchestrator.crypto import load_keyring
+from orchestrator.db.migrate import upgrade_database
+from orchestrator.db.session import transaction
+from orchestrator.services.api_keys import KEY_PREFIX, ensure_api_key
+
+API_KEY_FILE = "standalone-api-key"
+PR_SET_PDEATHSIG = 1
+LOG_TAIL_LINES = 30
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: on Linux, get SIGTERM when the supervising process dies."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def api_ready(url: str, timeout: float = 5.0) -> bool:
+    """Whether the API at ``url`` answers /readyz (its database and broker are up)."""
+    try:
+        return requests.get(f"{url}/readyz", timeout=timeout).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def standalone_api_key(settings: Settings) -> str:
+    """The bootstrap key if one is set, else one kept (0600) in the data directory."""
+    if settings.bootstrap_api_key:
+        return settings.bootstrap_api_key
+    return secret_file(Path(settings.data_dir) / API_KEY_FILE, lambda: KEY_PREFIX + secrets.token_urlsafe(32))[0]
+
+
+@dataclass
+class Stack:
+    """API + worker + beat; ``start()`` returns once the API answers /readyz."""
+
+    settings: Settings
+    host: str = "127.0.0.1"
+    port: int = 0
+    worker_concurrency: int = 2
+    log_dir: Path | None = None
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    api_key: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _env(self) -> dict[str, str]:
+        s = self.settings
+        env = {**os.environ, "ORCHESTRATOR_DATA_DIR": str(s.data_dir), "DATABASE_URL": s.database_url,
+               "BROKER_URL": s.broker_url, "ORCHESTRATOR_BOOTSTRAP_API_KEY": self.api_key}
+        if s.encryption_keys:
+            env["ORCHESTRATOR_ENCRYPTION_KEYS"] = ",".join(s.encryption_keys)
+        return env
+
+    def commands(self) -> dict[str, list[str]]:
+        python = sys.executable
+        return {
+            "api": [python, "-m", "gunicorn", "-b", f"{self.host}:{self.port}", "-w", "1", "--threads", "8",
+                    "--graceful-timeout", "5", "--log-level", "warning", "api.wsgi:app"],
+            "worker": [python, "-m", "celery", "-A", "worker.celery_app", "worker", "-n", "standalone@%h",
+                       "-c", str(self.worker_concurrency), "--without-gossip", "--without-mingle", "-l", "WARNING"],
+            "beat": [python, "-m", "celery", "-A", "worker.celery_app", "beat", "-S",
+                     "worker.beat:DatabaseScheduler", "-l", "WARNING"],
+        }
+
+    def start(self, timeout: float = 60.0) -> "Stack":
+        upgrade_database()
+        load_keyring(self.settings)     # make the embedded key here, before the children need it
+        self.api_key = standalone_api_key(self.settings)
+        with transaction(self.settings) as session:
+            ensure_api_key(session, self.api_key, name="standalone")
+        self.port = self.port or free_port()
+        log_dir = self.log_dir or Path(self.settings.data_dir) / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        for name, command in self.commands().items():
+            log = open(log_dir / f"{name}.log", "ab")
+            self.processes[name] = subprocess.Popen(command, env=self._env(), stdout=log, stderr=subprocess.STDOUT,
+                                                    cwd=Path(__file__).resolve().parent.parent,
+                                                    start_new_session=True, preexec_fn=_die_with_parent)
+        self._wait_ready(timeout, log_dir)
+        return self
+
+    def _wait_ready(self, timeout: float, log_dir: Path) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, proc in self.processes.items():
+                if proc.poll() is not None:
+                    self.stop()
+                    log = log_dir / f"{name}.log"
+                    tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-LOG_TAIL_LINES:])
+                    raise RuntimeError(f"{name} exited with {proc.returncode}; the end of {log}:\n{tail}")
+            if api_ready(self.url):
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"the API did not become ready in {timeout:g}s; see {log_dir}")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                proc.terminate()            # each process shuts its own children down
+        deadline = time.monotonic() + timeout
+        for proc in self.processes.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.processes.clear()
+
+    def __enter__(self) -> "Stack":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

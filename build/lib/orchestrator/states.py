@@ -1,0 +1,108 @@
+"""Every status the system knows, as data (DESIGN section 3).
+
+Code asks ``status in StepStatus.TERMINAL``; it never repeats lists of strings. The
+transitions allowed between these states live in ``orchestrator.engine.transitions``.
+"""
+from __future__ import annotations
+
+from enum import Enum
+
+
+class _Status(str, Enum):
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def values(cls) -> tuple[str, ...]:
+        return tuple(m.value for m in cls)
+
+
+class ExecutionStatus(_Status):
+    PENDING = "pending"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+
+
+class StepStatus(_Status):
+    PENDING = "pending"
+    QUEUED = "queued"
+    RUNNING = "running"
+    WAITING = "waiting"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class WorkflowStatus(_Status):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    ARCHIVED = "archived"
+
+
+class WorkflowSource(_Status):
+    NATIVE = "native"
+    COZE = "coze"
+    IMPORTED = "imported"
+
+
+class EdgeOutcome(_Status):
+    SUCCESS = "success"
+    ERROR = "error"
+
+
+class OnError(_Status):
+    FAIL = "fail"
+    CONTINUE = "continue"
+    FAIL_BRANCH = "fail_branch"
+    DEFAULT = "default"
+
+
+class Trigger(_Status):
+    API = "api"
+    SCHEDULE = "schedule"
+    CLI = "cli"
+    RETRY = "retry"
+
+
+class ApprovalStatus(_Status):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class ScheduleStatus(_Status):
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+class MisfirePolicy(_Status):
+    SKIP = "skip"
+    RUN_ONCE = "run_once"
+
+
+class SquadStatus(_Status):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+
+class AgentStatus(_Status):
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
+EXECUTION_TERMINAL = frozenset(
+    {ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED, ExecutionStatus.TIMED_OUT}
+)
+EXECUTION_ACTIVE = frozenset({ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.PAUSED})
+STEP_TERMINAL = frozenset(
+    {StepStatus.COMPLETED, StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.CANCELLED}
+)
+# Steps that hold or may soon hold a worker, or wait on the outside world.
+STEP_OPEN = frozenset({StepStatus.PENDING, StepStatus.QUEUED, StepStatus.RUNNING, StepStatus.WAITING})
