@@ -1,1 +1,0 @@
-"""One blueprint per resource: ``<plural>/routes.py`` (views) and ``<plural>/schemas.py``."""

@@ -1,3 +1,0 @@
-from api.resources.api_keys.routes import blp
-
-__all__ = ["blp"]

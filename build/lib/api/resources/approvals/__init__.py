@@ -1,3 +1,0 @@
-from api.resources.approvals.routes import blp
-
-__all__ = ["blp"]

@@ -1,3 +1,0 @@
-from api.resources.executions.routes import blp
-
-__all__ = ["blp"]

@@ -1,3 +1,0 @@
-from api.resources.schedules.routes import blp
-
-__all__ = ["blp"]

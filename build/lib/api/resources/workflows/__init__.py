@@ -1,3 +1,0 @@
-from api.resources.workflows.routes import blp
-
-__all__ = ["blp"]

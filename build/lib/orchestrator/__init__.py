@@ -1,1 +1,0 @@
-"""Orchestrator: durable, distributed workflow orchestration for AI-agent workflows."""

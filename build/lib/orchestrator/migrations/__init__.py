@@ -1,1 +1,0 @@
-"""Alembic migrations, shipped with the package (see orchestrator.db.migrate)."""

@@ -1,1 +1,0 @@
-"""Use cases that the API, the CLI and the scheduler call."""

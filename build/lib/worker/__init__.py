@@ -1,1 +1,0 @@
-"""Celery workers: the app (``celery -A worker.celery_app worker``), tasks and dispatcher."""
