@@ -25,12 +25,19 @@ def engine() -> Engine:
     return Engine(settings, load_keyring(settings), CeleryDispatcher(celery_app))
 
 
+class AttemptFailed(Exception):
+    """The node's attempt failed and the engine has recorded it (and owns any retry): raised so
+    that Celery, and Flower, show the task as FAILURE."""
+
+
 @celery_app.task(name=RUN_STEP, bind=True, autoretry_for=(OperationalError,), retry_backoff=True,
-                 retry_backoff_max=30, max_retries=None)
+                 retry_backoff_max=30, max_retries=None, throws=(AttemptFailed,))
 def run_step_task(self, step_id: str, execution_id: str | None = None, node_id: str | None = None,
                   attempt: int | None = None) -> None:
     """Run one node. execution_id, node_id and attempt are there for operators (Flower)."""
-    run_step(engine(), uuid.UUID(step_id), worker=self.request.hostname or "worker", task_id=self.request.id)
+    error = run_step(engine(), uuid.UUID(step_id), worker=self.request.hostname or "worker", task_id=self.request.id)
+    if error is not None:
+        raise AttemptFailed(error)
 
 
 @signals.worker_process_init.connect

@@ -99,6 +99,13 @@ def _drops_stale(method: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+@dataclass(frozen=True)
+class FailedClaim:
+    """The attempt failed before its node could run (its config did not render); recorded."""
+
+    error: str
+
+
 @dataclass
 class Claim:
     """A step this worker now runs: everything the node needs, read in the claim transaction."""
@@ -189,7 +196,7 @@ class Engine:
     # -- the worker side ------------------------------------------------------------
 
     @_drops_stale
-    def claim(self, step_id: uuid.UUID, worker: str, task_id: str | None) -> Claim | None:
+    def claim(self, step_id: uuid.UUID, worker: str, task_id: str | None) -> Claim | FailedClaim | None:
         """queued -> running, or None when this message has nothing to do (logged)."""
         with self.transaction() as (session, outbox):
             locked = lock_step(session, step_id)
@@ -223,9 +230,9 @@ class Engine:
                 config = config_schema_of(get_node_type(node.type)).load(rendered)
             except (TemplateError, marshmallow.ValidationError) as exc:
                 move_step(session, execution, step, S.RUNNING, worker=worker, celery_task_id=task_id)
-                self._failed(session, execution, step, definition, outbox, f"config of node {node.id}: {exc}",
-                             None, retryable=False)
-                return None
+                failed = FailedClaim(f"config of node {node.id}: {exc}")
+                self._failed(session, execution, step, definition, outbox, failed.error, None, retryable=False)
+                return failed
             move_step(session, execution, step, S.RUNNING, worker=worker, celery_task_id=task_id,
                       input=redact(config), lease_expires_at=now + timedelta(seconds=self.settings.lease_seconds))
             return Claim(step.id, execution.id, node, step.attempt, config, variables)

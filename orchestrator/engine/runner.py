@@ -12,7 +12,7 @@ import traceback
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
-from orchestrator.engine.core import Claim, Engine
+from orchestrator.engine.core import Claim, Engine, FailedClaim
 from orchestrator.nodes.base import NodeError
 from orchestrator.nodes.registry import get_node_type
 
@@ -43,21 +43,25 @@ def _wait(engine: Engine, claim: Claim, future: Future) -> None:
             raise _LeaseLost
 
 
-def run_step(engine: Engine, step_id: uuid.UUID, worker: str, task_id: str | None = None) -> None:
+def run_step(engine: Engine, step_id: uuid.UUID, worker: str, task_id: str | None = None) -> str | None:
+    """Run the step's attempt; returns its error when the attempt failed (already recorded)."""
     claim = engine.claim(step_id, worker, task_id)
     if claim is None:
-        return
+        return None
+    if isinstance(claim, FailedClaim):
+        return claim.error
     node_type = get_node_type(claim.node.type)()
     future = _pool.submit(node_type.run, engine.context(claim))
     try:
         _wait(engine, claim, future)
         result = future.result(timeout=0)
     except _LeaseLost:
-        return
+        return None
     except (_AttemptTimedOut, NodeError) as exc:
         engine.fail(claim, str(exc), None)
-        return
+        return str(exc)
     except Exception as exc:  # a bug or an unexpected error in the node: shown with its traceback
         engine.fail(claim, f"{type(exc).__name__}: {exc}", traceback.format_exc())
-        return
+        return f"{type(exc).__name__}: {exc}"
     engine.succeed(claim, node_type, result)
+    return None

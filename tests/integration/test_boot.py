@@ -23,19 +23,11 @@ from orchestrator.services import api_keys
 from tests.conftest import make_settings, use_settings
 from tests.support.api import BOOTSTRAP_KEY
 from tests.support.servers import free_port
-from tests.support.workers import ROOT
+from tests.support.workers import ROOT, procfile
 
 pytestmark = pytest.mark.integration
 WORKERS = 4
 TRIALS = 5
-
-
-def procfile(process: str) -> str:
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        name, _, command = line.partition(":")
-        if name.strip() == process:
-            return command.strip()
-    raise LookupError(process)
 
 
 def activity(url: str, where: str = "true") -> int:

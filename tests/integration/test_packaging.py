@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import venv
 from pathlib import Path
@@ -18,9 +19,13 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
     """The ``bin`` directory of a fresh venv with the project installed from the checkout."""
-    env_dir = tmp_path_factory.mktemp("wheel-venv")
+    env_dir, source = tmp_path_factory.mktemp("wheel-venv"), tmp_path_factory.mktemp("source")
+    for name in ("pyproject.toml", "README.md", "constraints.txt"):     # a copy: the build leaves build/ behind
+        shutil.copy(ROOT / name, source)
+    for package in ("orchestrator", "worker", "api"):
+        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
     venv.create(env_dir, with_pip=True)
-    subprocess.run([env_dir / "bin" / "pip", "install", "--quiet", "-c", ROOT / "constraints.txt", ROOT],
+    subprocess.run([env_dir / "bin" / "pip", "install", "--quiet", "-c", source / "constraints.txt", source],
                    check=True, cwd=env_dir, capture_output=True)
     return env_dir / "bin"
 
