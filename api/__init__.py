@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         OPENAPI_SWAGGER_UI_CONFIG={"persistAuthorization": True},
         API_SPEC_OPTIONS={"info": {"description": DESCRIPTION}, "security": [{SCHEME: []}]},
     )
-    metrics = Metrics(engine)
+    metrics = Metrics(engine, celery)
     app.extensions["orchestrator"] = Orchestrator(engine, celery, metrics)
     metrics.init_app(app)
     app.before_request(authenticate)

@@ -68,6 +68,8 @@ class Settings:
     visibility_timeout_seconds: int = 3600
     # Events (the execution log) of executions finished longer ago are deleted (seed 001); 0 keeps them.
     event_retention_days: int = 30
+    # Where a worker or beat process serves /metrics; None: it serves none.
+    worker_metrics_port: int | None = None
 
     @property
     def is_embedded_database(self) -> bool:
@@ -97,6 +99,7 @@ class Settings:
             requeue_after_seconds=_float(env, "ORCHESTRATOR_REQUEUE_AFTER_SECONDS", 30.0),
             visibility_timeout_seconds=_int(env, "ORCHESTRATOR_VISIBILITY_TIMEOUT_SECONDS", 3600),
             event_retention_days=_int(env, "ORCHESTRATOR_EVENT_RETENTION_DAYS", 30),
+            worker_metrics_port=_int(env, "ORCHESTRATOR_WORKER_METRICS_PORT", 0) or None,
         )
 
 

@@ -15,7 +15,7 @@ def _transport_options(settings: Settings) -> dict:
 
 def create_celery(settings: Settings) -> Celery:
     embedded.register()
-    app = Celery("orchestrator", broker=settings.broker_url, include=["worker.tasks"])
+    app = Celery("orchestrator", broker=settings.broker_url, include=["worker.tasks", "worker.metrics"])
     app.conf.update(
         # The database is the truth; the queue is only a doorbell (DESIGN section 4).
         task_acks_late=True,

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from orchestrator import metrics
 from orchestrator.db import Execution, ExecutionEvent, ExecutionStep, User
 from orchestrator.definitions import InputValidationError, validate_input
 from orchestrator.engine import Engine, Outbox
@@ -69,6 +70,7 @@ def create(engine: Engine, session: Session, outbox: Outbox, owner: User, workfl
     session.add(execution)
     session.flush()
     engine.start(session, execution, outbox)
+    metrics.execution_submitted(trigger.value)
     return execution
 
 

@@ -1,10 +1,13 @@
 """Unauthenticated operations: /healthz, /readyz, /metrics, /openapi.json and /docs."""
 from __future__ import annotations
 
+import platform
+
 from openapi_spec_validator import validate
 from prometheus_client.parser import text_string_to_metric_families
 
 from api import create_app
+from orchestrator import metrics
 from tests.conftest import make_settings
 from tests.support.api import BOOTSTRAP_KEY, api_stack
 
@@ -46,18 +49,24 @@ def metric_samples(client) -> dict[tuple, float]:
             for family in text_string_to_metric_families(response.data.decode()) for s in family.samples}
 
 
-def test_metrics_count_executions_steps_and_requests(stack, client, anonymous):
+def test_metrics_show_live_state_and_what_happened(stack, client, anonymous):
+    before = metric_samples(anonymous)
     stack.start(client, input={"n": 1})
     stack.start(client, input={"n": 1}, run=False)
     samples = metric_samples(anonymous)
-    assert samples[("orchestrator_executions", (("status", "completed"),))] == 1
-    assert samples[("orchestrator_executions", (("status", "pending"),))] == 1
+    assert samples[("orchestrator_executions_active", (("status", "pending"),))] == 1
+    assert samples[("orchestrator_executions_active", (("status", "running"),))] == 0
     assert samples[("orchestrator_steps_queued", ())] == 1
-    assert samples[("orchestrator_step_duration_seconds_count", (("node_type", "transform"),))] == 3
-    assert samples[("orchestrator_step_duration_seconds_bucket", (("le", "+Inf"), ("node_type", "transform")))] == 3
+    assert samples[("orchestrator_approvals_pending", ())] == 0
+    assert samples[("orchestrator_schedule_lag_seconds", ())] == 0
+    assert samples[("orchestrator_broker_queue_depth", (("queue", "orchestrator"),))] == 0
+    assert ("orchestrator_build_info", (("python_version", platform.python_version()),
+                                        ("version", metrics.build_version()))) in samples
+    submitted = ("orchestrator_executions_submitted_total", (("trigger", "api"),))
+    assert samples[submitted] - before.get(submitted, 0) == 2
     posted = ("orchestrator_api_request_duration_seconds_count",
               (("method", "POST"), ("route", "/api/v1/workflows"), ("status", "201")))
-    assert samples[posted] == 2
+    assert samples[posted] - before.get(posted, 0) == 2
 
 
 def test_openapi_documents_every_operation_with_bearer_auth(anonymous):
