@@ -97,6 +97,13 @@ class AgentStatus(_Status):
     ARCHIVED = "archived"
 
 
+class UsageKind(_Status):
+    """What usage_metrics counts, each over its own period."""
+
+    EXECUTIONS = "executions"       # per minute
+    LLM_COST = "llm_cost"           # per day
+
+
 EXECUTION_TERMINAL = frozenset(
     {ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED, ExecutionStatus.TIMED_OUT}
 )

@@ -11,12 +11,13 @@ from orchestrator.db.executions import (
     SharedContext,
     StructuredOutput,
 )
+from orchestrator.db.governance import AuditLog, License, UsageMetric
 from orchestrator.db.schedules import ScheduledWorkflow, ScheduleFire
 from orchestrator.db.workflows import Edge, Node, Workflow, WorkflowTemplate, WorkflowVersion
 
 __all__ = [
-    "A2AMessage", "Agent", "ApiKey", "Base", "Credential", "Edge", "Execution", "ExecutionEvent",
-    "ExecutionStep", "HumanApproval", "Node", "Provider", "ScheduleFire", "ScheduledWorkflow",
-    "SharedContext", "Squad", "SquadMember", "StructuredOutput", "User", "Workflow",
+    "A2AMessage", "Agent", "ApiKey", "AuditLog", "Base", "Credential", "Edge", "Execution", "ExecutionEvent",
+    "ExecutionStep", "HumanApproval", "License", "Node", "Provider", "ScheduleFire", "ScheduledWorkflow",
+    "SharedContext", "Squad", "SquadMember", "StructuredOutput", "UsageMetric", "User", "Workflow",
     "WorkflowTemplate", "WorkflowVersion",
 ]
