@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api.auth import API_PREFIX, SCHEME, authenticate
+from api.auth import API_PREFIX, SCHEME, authenticate, stop_acting
 from api.context import Orchestrator
 from api.docs import ASSETS_URL, swagger_ui_assets
 from api.errors import Api, register_error_handlers
@@ -13,6 +13,7 @@ from api.resources import api_keys, approvals, executions, schedules, workflows
 from orchestrator.config import Settings, get_settings
 from orchestrator.crypto import load_keyring
 from orchestrator.engine import Engine
+from orchestrator.services import audit
 from orchestrator.services.api_keys import ensure_api_key
 from worker.celery_app import create_celery
 from worker.dispatch import CeleryDispatcher
@@ -40,6 +41,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.extensions["orchestrator"] = Orchestrator(engine, celery, metrics)
     metrics.init_app(app)
     app.before_request(authenticate)
+    app.teardown_request(stop_acting)
+    audit.install(engine.sessions)
     api = Api(app)
     api.spec.components.security_scheme(SCHEME, {"type": "http", "scheme": "bearer"})
     register_error_handlers(app)

@@ -7,7 +7,7 @@ from flask import current_app, g, request
 from flask_smorest import abort
 
 from api.context import transaction
-from orchestrator.services import api_keys
+from orchestrator.services import api_keys, audit
 
 API_PREFIX = "/api/v1"
 SCHEME = "bearerAuth"
@@ -21,18 +21,32 @@ def public(view: F) -> F:
 
 
 def authenticate() -> None:
-    """``before_request``: sets ``g.owner`` or answers 401."""
+    """``before_request``: sets ``g.owner`` or answers 401, and who acts for the audit log."""
     if not request.path.startswith(API_PREFIX + "/") or request.endpoint is None:
         return
     if getattr(current_app.view_functions[request.endpoint], "public", False):
+        _act(audit.Actor(None, None, request.remote_addr))
         return
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     key = key.strip()
     owner = None
     if scheme.lower() == "bearer" and key and key.isascii() and key.isprintable():
         with transaction() as session:
-            owner = api_keys.authenticate(session, key)
+            api_key = api_keys.authenticate_key(session, key)
+            owner = api_key.user if api_key else None
     if owner is None:
         abort(401, message="missing or invalid API key: send Authorization: Bearer <key>",
               headers={"WWW-Authenticate": "Bearer"})
     g.owner = owner
+    _act(audit.Actor(owner.id, api_key.id, request.remote_addr))
+
+
+def _act(actor: audit.Actor) -> None:
+    g.audit_token = audit.begin_acting(actor)
+
+
+def stop_acting(_exc: BaseException | None) -> None:
+    """``teardown_request``: the request's actor leaves with it (threads serve other requests)."""
+    token = g.pop("audit_token", None)
+    if token is not None:
+        audit.end_acting(token)

@@ -83,8 +83,14 @@ def ensure_api_key(session: Session, plaintext: str, name: str = "bootstrap") ->
 
 
 def authenticate(session: Session, plaintext: str) -> User | None:
-    """The owner of a valid, unrevoked key; compared in constant time. ``last_used_at`` is
-    refreshed at most once a minute, so a busy key does not cost a write per request."""
+    """The owner of a valid, unrevoked key (see ``authenticate_key``)."""
+    key = authenticate_key(session, plaintext)
+    return key.user if key else None
+
+
+def authenticate_key(session: Session, plaintext: str) -> ApiKey | None:
+    """A valid, unrevoked key; compared in constant time. ``last_used_at`` is refreshed at
+    most once a minute, so a busy key does not cost a write per request."""
     key = session.scalar(
         select(ApiKey).where(ApiKey.prefix == plaintext[:PREFIX_LENGTH], ApiKey.revoked_at.is_(None))
     )
@@ -93,7 +99,7 @@ def authenticate(session: Session, plaintext: str) -> User | None:
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
         key.last_used_at = now
-    return key.user
+    return key
 
 
 def list_api_keys(session: Session) -> list[ApiKey]:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from orchestrator.db import Execution, ExecutionStep, HumanApproval, User
 from orchestrator.engine import Engine, decide_approval
+from orchestrator.services import audit
 from orchestrator.services.pagination import DEFAULT_LIMIT, Page, paginate
 from orchestrator.states import ApprovalStatus
 
@@ -30,7 +31,9 @@ def list_approvals(session: Session, owner: User, *, status: ApprovalStatus | No
 def decide(engine: Engine, approved: bool, decision_data: dict[str, Any] | None = None, *,
            approval_id: uuid.UUID | None = None, token: str | None = None, owner: User | None = None) -> Row:
     """Approve or reject: by id for its owner, or by token for whoever holds it."""
-    approval = decide_approval(engine, approved, decision_data, approval_id=approval_id, token=token,
-                               owner_id=owner.id if owner else None)
+    with audit.pending("approval.approve" if approved else "approval.reject", "approval", approval_id,
+                       {"by_token": token is not None}):
+        approval = decide_approval(engine, approved, decision_data, approval_id=approval_id, token=token,
+                                   owner_id=owner.id if owner else None)
     with engine.sessions() as session:
         return session.execute(_VIEW.where(HumanApproval.id == approval.id)).one()
