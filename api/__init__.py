@@ -9,7 +9,7 @@ from api.docs import ASSETS_URL, swagger_ui_assets
 from api.errors import Api, register_error_handlers
 from api.metrics import Metrics
 from api.operations import blp as operations
-from api.resources import api_keys, approvals, executions, schedules, workflows
+from api.resources import api_keys, approvals, executions, governance, schedules, workflows
 from orchestrator.config import Settings, get_settings
 from orchestrator.crypto import load_keyring
 from orchestrator.engine import Engine
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     api = Api(app)
     api.spec.components.security_scheme(SCHEME, {"type": "http", "scheme": "bearer"})
     register_error_handlers(app)
-    for resource in (workflows, executions, schedules, approvals, api_keys):
+    for resource in (workflows, executions, schedules, approvals, api_keys, governance):
         api.register_blueprint(resource.blp, url_prefix=API_PREFIX)
     api.register_blueprint(operations)
     app.register_blueprint(swagger_ui_assets())

@@ -21,7 +21,7 @@ def grant(session: Session, owner: User, workflow_id: uuid.UUID, user_email: str
         raise Invalid("no user with that email", {"user_email": [f"no user {user_email}"]})
     if user.id == owner.id:
         raise Invalid("the owner runs the workflow without a license", {"user_email": ["that is the owner"]})
-    license = License(workflow_id=workflow.id, user_id=user.id, granted_by=owner.id)
+    license = License(workflow_id=workflow.id, user=user, granted_by=owner.id)
     try:
         with session.begin_nested():
             session.add(license)

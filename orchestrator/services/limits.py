@@ -27,7 +27,7 @@ class BudgetExceeded(DomainError):
 
 
 def set_limits(session: Session, admin: User, user_id: uuid.UUID, *, max_executions_per_minute: int | None,
-               max_llm_cost_per_day: Decimal | None) -> User:
+               max_llm_cost_per_day: Decimal | float | None) -> User:
     """An admin sets (or, with None, lifts) a user's limits."""
     if not admin.is_admin:
         raise Forbidden("only an admin sets limits")
@@ -35,7 +35,7 @@ def set_limits(session: Session, admin: User, user_id: uuid.UUID, *, max_executi
     if user is None:
         raise NotFound(f"user {user_id} not found")
     user.max_executions_per_minute = max_executions_per_minute
-    user.max_llm_cost_per_day = max_llm_cost_per_day
+    user.max_llm_cost_per_day = None if max_llm_cost_per_day is None else Decimal(str(max_llm_cost_per_day))
     return user
 
 

@@ -106,7 +106,7 @@ def test_openapi_is_valid_with_an_operation_id_and_the_error_statuses_of_each_op
     assert all(ids) and len(set(ids)) == len(ids)
     statuses = {key: set(op["responses"]) - {"default"} for key, op in operations.items()}
     assert statuses[("POST", "/api/v1/workflows/{workflow_id}/executions")] == \
-        {"202", "400", "401", "404", "409", "413", "422"}
+        {"202", "400", "401", "404", "409", "413", "422", "429"}
     assert statuses[("GET", "/api/v1/executions/{execution_id}")] == {"200", "401", "404"}
     assert statuses[("POST", "/api/v1/executions/{execution_id}/cancel")] == {"202", "401", "404", "409"}
     assert statuses[("POST", "/api/v1/approvals/token/{token}/approve")] == {"200", "400", "404", "409", "413", "422"}

@@ -19,6 +19,9 @@ blp = Blueprint("executions", __name__, description="Runs of a workflow version,
 @blp.arguments(IdempotencyHeaders, location="headers")
 @blp.response(202, ExecutionRefSchema)
 @conflict("the workflow is archived, or the Idempotency-Key was used with another body")
+@blp.doc(responses={"429": {"description": "Over the owner's max_executions_per_minute; Retry-After says when to retry",
+                            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                            "content": {"application/json": {"schema": "Error"}}}})
 def submit(body, headers, workflow_id):
     """Start an execution of the published version, or of a given one"""
     execution, _ = executions.submit(engine(), owner(), workflow_id, **body, **headers)
