@@ -26,14 +26,19 @@ class DatabaseScheduler(Scheduler):
     #: The longest sleep between two looks at the database, in seconds.
     max_interval = 1.0
 
-    def setup_schedule(self) -> None:
-        super().setup_schedule()
-        get_settings().data_dir.mkdir(parents=True, exist_ok=True)
-
     def tick(self, *args, **kwargs) -> float:
         """Fire due schedules, then the app's own ``beat_schedule`` entries, if any."""
-        (get_settings().data_dir / ALIVE_FILE).touch()
+        self._alive()
         return min(self._fire(), super().tick(*args, **kwargs))
+
+    @staticmethod
+    def _alive() -> None:
+        alive = get_settings().data_dir / ALIVE_FILE
+        try:
+            alive.touch()
+        except FileNotFoundError:          # the data directory is new
+            alive.parent.mkdir(parents=True, exist_ok=True)
+            alive.touch()
 
     def _fire(self) -> float:
         try:
