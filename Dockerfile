@@ -1,13 +1,28 @@
-FROM python:3.11-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
-WORKDIR /app
-COPY pyproject.toml README.md alembic.ini ./
-COPY alembic ./alembic
+# One image for every process: api (the default command), worker, beat, flower, migrate.
+FROM python:3.11.7-slim-bookworm
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+
+# Dependencies first, at the pinned versions: this layer is rebuilt only when the
+# dependency list or the pins change, not on every code change.
+COPY pyproject.toml constraints.txt ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > requirements.txt \
+    && pip install -c constraints.txt -r requirements.txt
+
+# The code, installed like a wheel (its migrations inside the package).
+COPY README.md alembic.ini ./
 COPY orchestrator ./orchestrator
 COPY worker ./worker
 COPY api ./api
-RUN pip install -e . && useradd --create-home app && mkdir -p /data && chown app /data
+RUN pip install --no-deps . && useradd --create-home app \
+    && mkdir -p /data /tmp/orchestrator-metrics && chown app /data /tmp/orchestrator-metrics
 USER app
-ENV ORCHESTRATOR_DATA_DIR=/data
-EXPOSE 8000 5555
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "8", "api.wsgi:app"]
+WORKDIR /data
+# PROMETHEUS_MULTIPROC_DIR: the processes of one container (gunicorn workers, a worker's
+# pool) share their counters through files there, so any one of them answers for all.
+ENV ORCHESTRATOR_DATA_DIR=/data PROMETHEUS_MULTIPROC_DIR=/tmp/orchestrator-metrics
+EXPOSE 8000 5555 9100
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=3)"]
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "8", "--access-logfile", "-", "api.wsgi:app"]

@@ -1,16 +1,17 @@
 # `make test` does all the set-up on a fresh machine: a virtual environment with the
-# project and its test tools, then the whole suite (PostgreSQL and Redis at 127.0.0.1 are
-# used when they answer; otherwise the tests start their own from the installed binaries).
+# project and its test tools at the versions in constraints.txt, then the whole suite
+# (PostgreSQL and Redis at 127.0.0.1 are used when they answer; otherwise the tests start
+# their own from the installed binaries).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
 .PHONY: venv test browser
 
-$(BIN)/orchestrator: pyproject.toml
+$(BIN)/orchestrator: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
 venv: $(BIN)/orchestrator

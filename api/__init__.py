@@ -4,19 +4,20 @@ from __future__ import annotations
 from flask import Flask, request
 
 from api import console
-from api.auth import API_PREFIX, SCHEME, authenticate
+from api.auth import API_PREFIX, SCHEME, authenticate, stop_acting
 from api.context import Orchestrator
 from api.docs import ASSETS_URL, swagger_ui_assets
 from api.errors import Api, register_error_handlers
 from api.metrics import Metrics
 from api.operations import blp as operations
 from api.resources import (
-    api_keys, approvals, calls, credentials, endpoints, executions, models, providers, schedules, secrets,
-    structured_outputs, usage, workflows,
+    api_keys, approvals, calls, credentials, endpoints, executions, governance, models, providers, schedules,
+    secrets, structured_outputs, usage, workflows,
 )
 from orchestrator.composition import build_engine
 from orchestrator.config import Settings
 from orchestrator.engine import Engine
+from orchestrator.services import audit
 from orchestrator.services.api_keys import ensure_api_key
 from worker.celery_app import create_celery
 from worker.dispatch import CeleryDispatcher
@@ -49,16 +50,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         OPENAPI_SWAGGER_UI_CONFIG={"persistAuthorization": True},
         API_SPEC_OPTIONS={"info": {"description": DESCRIPTION}, "security": [{SCHEME: []}]},
     )
-    metrics = Metrics(engine)
+    metrics = Metrics(engine, celery)
     app.extensions["orchestrator"] = Orchestrator(engine, celery, metrics)
     metrics.init_app(app)
     app.before_request(read_streamed_body)
     app.before_request(authenticate)
+    app.teardown_request(stop_acting)
+    audit.install(engine.sessions)
     api = Api(app)
     api.spec.components.security_scheme(SCHEME, {"type": "http", "scheme": "bearer"})
     register_error_handlers(app)
     for resource in (workflows, executions, schedules, approvals, api_keys, secrets, providers, endpoints, credentials,
-                     models, calls, structured_outputs, usage):
+                     models, calls, structured_outputs, usage, governance):
         api.register_blueprint(resource.blp, url_prefix=API_PREFIX)
     api.register_blueprint(operations)
     app.register_blueprint(swagger_ui_assets())

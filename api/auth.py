@@ -12,8 +12,8 @@ from flask import current_app, g, request
 from flask_smorest import abort
 
 from api.context import transaction
-from orchestrator.db import User
-from orchestrator.services import api_keys
+from orchestrator.db import ApiKey
+from orchestrator.services import api_keys, audit
 
 API_PREFIX = "/api/v1"
 SCHEME = "bearerAuth"
@@ -27,26 +27,40 @@ def public(view: F) -> F:
     return view
 
 
-def owner_of(key: str | None) -> User | None:
-    """The owner of a valid API key, else None."""
+def key_of(key: str | None) -> ApiKey | None:
+    """A valid API key's row (with its user), else None."""
     if not key or not key.isascii() or not key.isprintable():
         return None
     with transaction() as session:
-        return api_keys.authenticate(session, key)
+        return api_keys.authenticate_key(session, key)
 
 
 def authenticate() -> None:
-    """``before_request``: sets ``g.owner`` or answers 401."""
+    """``before_request``: sets ``g.owner`` or answers 401, and who acts for the audit log."""
     if not request.path.startswith(API_PREFIX + "/") or request.endpoint is None:
         return
     if getattr(current_app.view_functions[request.endpoint], "public", False):
+        _act(audit.Actor(None, None, request.remote_addr))
         return
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer":
-        owner = owner_of(key.strip())
+        api_key = key_of(key.strip())
     else:
-        owner = owner_of(request.cookies.get(COOKIE)) if request.method == "GET" else None
+        api_key = key_of(request.cookies.get(COOKIE)) if request.method == "GET" else None
+    owner = api_key.user if api_key else None
     if owner is None:
         abort(401, message="missing or invalid API key: send Authorization: Bearer <key>",
               headers={"WWW-Authenticate": "Bearer"})
     g.owner = owner
+    _act(audit.Actor(owner.id, api_key.id, request.remote_addr))
+
+
+def _act(actor: audit.Actor) -> None:
+    g.audit_token = audit.begin_acting(actor)
+
+
+def stop_acting(_exc: BaseException | None) -> None:
+    """``teardown_request``: the request's actor leaves with it (threads serve other requests)."""
+    token = g.pop("audit_token", None)
+    if token is not None:
+        audit.end_acting(token)

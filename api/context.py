@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ContextManager
+from typing import Any, ContextManager, TypeVar
 
 from celery import Celery
 from flask import current_app, g
@@ -13,6 +13,9 @@ from orchestrator.config import Settings
 from orchestrator.crypto import KeyRing
 from orchestrator.db import User
 from orchestrator.engine import Engine
+from orchestrator.services import audit
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -48,3 +51,10 @@ def transaction() -> ContextManager[Session]:
 def owner() -> User:
     """The owner of the request's API key."""
     return g.owner
+
+
+def audited(session: Session, action: str, row: T, payload: dict[str, Any] | None = None) -> T:
+    """Record ``action`` on ``row`` (object type: the part of the action before the dot) in
+    ``session``'s transaction, the one that changed it; returns ``row``."""
+    audit.record(session, action, action.split(".")[0], getattr(row, "id", None), payload)
+    return row

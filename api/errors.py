@@ -18,17 +18,19 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from orchestrator.engine import NotAllowed, Unknown
-from orchestrator.services.errors import Conflict, Invalid, NotFound
+from orchestrator.services.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
 
 log = logging.getLogger(__name__)
 
 # Domain errors by class, with their HTTP status and, for the database's, a message of our own.
 DOMAIN: dict[type[Exception], tuple[int, str | None]] = {
+    Forbidden: (403, None),
     NotFound: (404, None),
     Unknown: (404, None),
     Conflict: (409, None),
     NotAllowed: (409, None),
     Invalid: (422, None),
+    RateLimited: (429, None),
     DataError: (422, "a value in the request cannot be stored (for example a NUL character)"),
     DatabaseUnavailable: (503, "the database is unavailable; try again"),
 }
@@ -82,7 +84,8 @@ def _domain_error(exc: Exception):
     code, message = next(DOMAIN[cls] for cls in type(exc).__mro__ if cls in DOMAIN)
     if code >= 500:
         log.warning("%s: %s", type(exc).__name__, exc)
-    return error_body(code, message or getattr(exc, "message", str(exc)), getattr(exc, "errors", None)), code
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
+    return error_body(code, message or getattr(exc, "message", str(exc)), getattr(exc, "errors", None)), code, headers
 
 
 def _unexpected(exc: Exception):

@@ -24,7 +24,7 @@ from orchestrator.crypto import generate_key, load_keyring
 from orchestrator.db.migrate import upgrade_database
 from orchestrator.db.session import transaction
 from orchestrator.definitions import DefinitionError, parse_definition
-from orchestrator.services import api_keys
+from orchestrator.services import api_keys, audit
 from orchestrator.services.errors import DomainError
 from orchestrator.services.keys import rotate_keys
 from orchestrator.standalone import DEFAULT_PORT, Stack, StartError
@@ -42,6 +42,7 @@ def _api_keys_create(args: argparse.Namespace) -> int:
     with transaction() as session:
         key, plaintext = api_keys.create_api_key(session, args.name, args.user)
         owner = key.user.email
+        audit.record(session, "api_key.create", "api_key", key.id, {"name": args.name, "user": owner})
     print(f"created API key {key.prefix}… for {owner}; it is shown only this once:\n{plaintext}")
     return 0
 
@@ -59,6 +60,7 @@ def _api_keys_list(_args: argparse.Namespace) -> int:
 def _api_keys_revoke(args: argparse.Namespace) -> int:
     with transaction() as session:
         key = api_keys.revoke_api_key(session, args.prefix)
+        audit.record(session, "api_key.revoke", "api_key", key.id)
     print(f"revoked API key {key.prefix}")
     return 0
 
@@ -72,6 +74,7 @@ def _keys_rotate(_args: argparse.Namespace) -> int:
     keyring = load_keyring(get_settings())
     with transaction() as session:
         changed = rotate_keys(session, keyring, lambda table, n: print(f"  {table}: {n} row(s) re-encrypted"))
+        audit.record(session, "keys.rotate", "encryption_key", keyring.primary_key_id, {"rows": changed})
     print(f"{changed} row(s) now under key {keyring.primary_key_id}")
     return 0
 

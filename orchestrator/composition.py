@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from orchestrator import metrics
 from orchestrator.config import Settings
 from orchestrator.crypto import KeyRing, load_keyring
 from orchestrator.engine import Dispatcher, Engine, Transaction
@@ -14,6 +15,7 @@ from orchestrator.engine.sql import Row
 from orchestrator.llm import account
 from orchestrator.nodes.base import NodeContext
 from orchestrator.schedules.bookkeeping import on_execution_ended
+from orchestrator.services import audit
 from orchestrator.services.children import cancel_children, finish_child, start_children
 
 
@@ -31,11 +33,23 @@ def account_turn(txn: Transaction, step: Row, ctx: NodeContext, output: Any) -> 
     account(txn.session, txn.engine.keyring, ctx, output)
 
 
+def count_execution_end(txn: Transaction) -> None:
+    """Executions ended, by status, and how long they took (Prometheus)."""
+    metrics.execution_ended(txn.execution.status, (txn.execution.duration_ms or 0) / 1000
+                            if txn.execution.duration_ms is not None else None)
+
+
+def audit_change(txn: Transaction) -> None:
+    """The audit entry of a change a person asked for (cancel, approve...), in its transaction."""
+    audit.write_pending(txn.session)
+
+
 def build_engine(settings: Settings, dispatcher: Dispatcher, sessions: sessionmaker[Session] | None = None,
                  keyring: KeyRing | None = None) -> Engine:
     engine = Engine(settings, keyring or load_keyring(settings), dispatcher, sessions)
-    engine.hooks.execution_ended += [on_execution_ended, finish_child, cancel_children]
+    engine.hooks.execution_ended += [on_execution_ended, finish_child, cancel_children, count_execution_end]
     engine.hooks.suspended.append(start_children)
     engine.hooks.turn_recorded.append(account_turn)
+    engine.hooks.committing.append(audit_change)
     engine.services = NodeServices(engine.sessions, engine.keyring, settings)
     return engine

@@ -3,8 +3,8 @@
 Every record gets a fresh 96-bit nonce (stored in its ``*_iv`` column), the table, column
 and row id as associated data (so a ciphertext moved to another row or column fails), and
 the id of the key that sealed it (so keys rotate). Keys come from
-``ORCHESTRATOR_ENCRYPTION_KEYS``: comma-separated URL-safe base64 of 32 bytes each; the
-first encrypts, all decrypt.
+``ORCHESTRATOR_ENCRYPTION_KEYS``: comma-separated URL-safe base64 of 32 bytes each (padding
+optional); the first encrypts, all decrypt.
 """
 from __future__ import annotations
 
@@ -42,14 +42,15 @@ def key_id_for(key: bytes) -> str:
 
 
 def _decode_key(text: str, position: int) -> bytes:
+    """URL-safe base64 with or without its ``=`` padding (``secrets.token_urlsafe(32)`` prints none)."""
+    hint = "make one with `orchestrator keys generate`"
     try:
-        key = base64.urlsafe_b64decode(text.encode())
+        key = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
-        raise ConfigError(f"ORCHESTRATOR_ENCRYPTION_KEYS: key #{position} is not URL-safe base64") from None
+        raise ConfigError(f"ORCHESTRATOR_ENCRYPTION_KEYS: key #{position} is not URL-safe base64 ({hint})") from None
     if len(key) != 32:
         raise ConfigError(
-            f"ORCHESTRATOR_ENCRYPTION_KEYS: key #{position} decodes to {len(key)} bytes; AES-256 needs 32 "
-            "(make one with `orchestrator keys generate`)"
+            f"ORCHESTRATOR_ENCRYPTION_KEYS: key #{position} decodes to {len(key)} bytes; AES-256 needs 32 ({hint})"
         )
     return key
 

@@ -119,6 +119,11 @@ class ModelStatus(_Status):
 
 class ModelType(_Status):
     CHAT = "chat"
+class UsageKind(_Status):
+    """What usage_counters counts, each over its own period."""
+
+    EXECUTIONS = "executions"       # per minute
+    LLM_COST = "llm_cost"           # per day
 
 
 EXECUTION_TERMINAL = frozenset(

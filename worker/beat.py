@@ -1,10 +1,11 @@
 """celery beat backed by ``scheduled_workflows``: ``celery -A worker.celery_app beat`` (the app's
 default scheduler, or ``-S worker.beat:DatabaseScheduler``).
 
-The scheduler keeps no state and writes no file: every tick fires what is due through
+The scheduler keeps no state: every tick fires what is due through
 ``orchestrator.schedules.firing.fire_due``, which reads the schedules afresh, so new, changed,
 paused and deleted schedules take effect within a tick. Any number of beat processes may run;
-the database lets each slot fire once.
+the database lets each slot fire once. Each tick touches ``beat.alive`` in the data directory,
+which a health check reads (docker-compose.yml).
 """
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ import logging
 
 from celery.beat import Scheduler
 
+from orchestrator.config import get_settings
 from orchestrator.db.types import utcnow
 from orchestrator.schedules.firing import fire_due
 from worker.tasks import engine_of
 
 log = logging.getLogger(__name__)
+ALIVE_FILE = "beat.alive"
 
 
 class DatabaseScheduler(Scheduler):
@@ -25,7 +28,17 @@ class DatabaseScheduler(Scheduler):
 
     def tick(self, *args, **kwargs) -> float:
         """Fire due schedules, then the app's own ``beat_schedule`` entries, if any."""
+        self._alive()
         return min(self._fire(), super().tick(*args, **kwargs))
+
+    @staticmethod
+    def _alive() -> None:
+        alive = get_settings().data_dir / ALIVE_FILE
+        try:
+            alive.touch()
+        except FileNotFoundError:          # the data directory is new
+            alive.parent.mkdir(parents=True, exist_ok=True)
+            alive.touch()
 
     def _fire(self) -> float:
         try:

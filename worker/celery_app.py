@@ -34,9 +34,11 @@ def create_celery(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
         task_default_queue="orchestrator",
-        # Flower shows every node task with its execution and node.
+        # Flower shows every node task as `node_type:node_id`, with its execution in the arguments.
+        # No task-sent event: it carries the task's real name, and arriving after the worker's
+        # task-received (a worker sends the next node's message) it would rename the task.
         worker_send_task_events=True,
-        task_send_sent_event=True,
+        task_send_sent_event=False,
         worker_hijack_root_logger=False,
         # `celery beat` fires the schedules kept in the database (worker/beat.py).
         beat_scheduler="worker.beat:DatabaseScheduler",

@@ -16,6 +16,7 @@ from orchestrator.composition import build_engine
 from orchestrator.config import Settings
 from orchestrator.db.session import get_engine
 from orchestrator.engine import Engine, run_step, sweep
+from worker import metrics as worker_metrics
 from worker.dispatch import RUN_STEP, CeleryDispatcher
 
 log = logging.getLogger(__name__)
@@ -29,16 +30,23 @@ def engine_of(app: Celery) -> Engine:
     return engine
 
 
+class AttemptFailed(Exception):
+    """The node's attempt failed and the engine has recorded it (and owns any retry): raised so
+    that Celery, and Flower, show the task as FAILURE."""
+
+
 def register(app: Celery, settings: Settings) -> None:
     app.orchestrator_settings = settings
 
     @app.task(name=RUN_STEP, bind=True, autoretry_for=(OperationalError,), retry_backoff=True,
-              retry_backoff_max=30, max_retries=None)
+              retry_backoff_max=30, max_retries=None, throws=(AttemptFailed,))
     def run_step_task(self, step_id: str, execution_id: str, node_id: str | None = None,
                       attempt: int | None = None) -> None:
         """Run one node. node_id and attempt are there for operators (Flower)."""
-        run_step(engine_of(self.app), uuid.UUID(step_id), uuid.UUID(execution_id),
-                 worker=self.request.hostname or "worker", task_id=self.request.id)
+        error = run_step(engine_of(self.app), uuid.UUID(step_id), uuid.UUID(execution_id),
+                         worker=self.request.hostname or "worker", task_id=self.request.id)
+        if error is not None:
+            raise AttemptFailed(error)
 
     stop = threading.Event()
 
@@ -57,6 +65,7 @@ def register(app: Celery, settings: Settings) -> None:
         if getattr(sender, "app", app) is app:
             threading.Thread(target=sweep_forever, name="sweeper", daemon=True).start()
 
+    worker_metrics.connect(app, settings)
     signals.worker_process_init.connect(fresh_connections_after_fork, weak=False)
     signals.worker_ready.connect(start_sweeper, weak=False)
     signals.worker_shutting_down.connect(lambda **_: stop.set(), weak=False)

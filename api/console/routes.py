@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 
-from api.auth import COOKIE, owner_of
+from api.auth import COOKIE, key_of
 from api.console.dag import layout
 from api.context import engine, keyring, owner, transaction
 from orchestrator import engine as control
@@ -37,10 +37,10 @@ def _signed_in() -> Response | None:
         return None
     if request.method == "POST" and not _same_origin():
         abort(403)
-    found = owner_of(request.cookies.get(COOKIE))
+    found = key_of(request.cookies.get(COOKIE))
     if found is None:
         return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
-    g.owner = found
+    g.owner = found.user
     return None
 
 
@@ -64,7 +64,7 @@ def login():
         if not _same_origin():
             abort(403)
         key = request.form.get("api_key", "").strip()
-        if owner_of(key) is not None:
+        if key_of(key) is not None:
             response = redirect(_safe_next(request.args.get("next")))
             response.set_cookie(COOKIE, key, max_age=COOKIE_DAYS * 86400, httponly=True, samesite="Strict",
                                 secure=request.is_secure, path="/")

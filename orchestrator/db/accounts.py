@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Uuid
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from orchestrator.db.base import Base, created_at, uuid_pk
@@ -19,6 +20,9 @@ class User(Base):
     name: Mapped[str | None] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[datetime] = created_at()
+    # Limits an admin sets (DESIGN section 13); None: no limit.
+    max_executions_per_minute: Mapped[int | None] = mapped_column(Integer)
+    max_llm_cost_per_day: Mapped[Decimal | None] = mapped_column(Numeric(12, 6))
 
     api_keys: Mapped[list["ApiKey"]] = relationship(back_populates="user", cascade="all, delete-orphan", passive_deletes=True)
 

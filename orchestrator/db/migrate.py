@@ -1,16 +1,20 @@
-"""Alembic, driven from code (``orchestrator db upgrade``, standalone start, tests)."""
-from __future__ import annotations
+"""Alembic, driven from code (``orchestrator db upgrade``, standalone start, tests).
 
-from pathlib import Path
+The migrations are package data (``orchestrator/migrations``), so this works from a wheel
+install as well as from a checkout; ``alembic.ini`` at the root points at the same place
+for the ``alembic`` command.
+"""
+from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SCRIPT_LOCATION = "orchestrator:migrations"
 
 
 def alembic_config() -> Config:
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config = Config()
+    config.set_main_option("script_location", SCRIPT_LOCATION)
     config.attributes["configure_logging"] = False
     return config
 

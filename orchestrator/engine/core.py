@@ -294,15 +294,18 @@ class Engine:
         self.atomic(claim.execution_id, lambda txn: self._record(txn, claim, node_type, result),
                     read=self._neighbourhood(claim))
 
-    def fail(self, claim: Claim, message: str, traceback: str | None, retryable: bool = True) -> None:
+    def fail(self, claim: Claim, message: str, traceback: str | None, retryable: bool = True) -> bool:
+        """Record a failed attempt; True when another attempt was queued."""
         message, traceback = redact_values(message, claim.secrets), redact_values(traceback, claim.secrets)
 
-        def body(txn: Transaction) -> None:
+        def body(txn: Transaction) -> bool:
             step = self._current(txn, claim)
-            if step is not None:
-                self._write_records(txn, step, claim)
-                txn.fail_attempt(step, message, traceback, retryable=retryable, **self._input(claim))
-        self.atomic(claim.execution_id, body, read=self._neighbourhood(claim))
+            if step is None:
+                return False
+            self._write_records(txn, step, claim)
+            txn.fail_attempt(step, message, traceback, retryable=retryable, **self._input(claim))
+            return step.status == S.QUEUED
+        return bool(self.atomic(claim.execution_id, body, read=self._neighbourhood(claim)))
 
     def _neighbourhood(self, claim: Claim) -> set[str]:
         """The claimed node, its successors and their sources: what recording it reads."""

@@ -11,6 +11,8 @@ commit or roll back with it. The engine imports none of them (DESIGN section 10)
 - ``turn_recorded(txn, step, ctx, output)``: a turn of a node ended (completed, continued,
   suspended or failed) and its calls and messages are written; ``output`` when it completed.
   Usage accounting and an LLM node's memory hang here.
+- ``committing(txn)``: the transaction is about to be written and committed (an audit entry
+  for the change a person asked for is written here).
 """
 from __future__ import annotations
 
@@ -29,3 +31,4 @@ class Hooks:
     step_completed: list[Callable[["Transaction", "Row", Any], None]] = field(default_factory=list)
     suspended: list[Callable[["Transaction", "Row", "Suspend"], bool]] = field(default_factory=list)
     turn_recorded: list[Callable[["Transaction", "Row", "NodeContext", Any], None]] = field(default_factory=list)
+    committing: list[Callable[["Transaction"], None]] = field(default_factory=list)

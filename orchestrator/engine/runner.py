@@ -14,6 +14,7 @@ import uuid
 from concurrent.futures import Future, wait
 from typing import Any
 
+from orchestrator import metrics
 from orchestrator.engine.core import Claim, ConfigFailed, Engine
 from orchestrator.nodes.base import NodeError, NodeType
 from orchestrator.nodes.registry import get_node_type
@@ -46,27 +47,36 @@ def _attempt(engine: Engine, claim: Claim, node_type: NodeType) -> Any:
 
 
 def run_step(engine: Engine, step_id: uuid.UUID, execution_id: uuid.UUID, worker: str,
-             task_id: str | None = None) -> None:
+             task_id: str | None = None) -> str | None:
+    """Run the step's attempt; returns its error when the attempt failed (already recorded, and
+    retried by the engine if its policy says so)."""
     claim = engine.claim(step_id, execution_id, worker, task_id)
     if claim is None:
-        return
+        return None
+    metrics.attempt_started(claim.node.type)
+    started = time.monotonic()
     node_type = get_node_type(claim.node.type)()
     future = engine.pool.submit(_attempt, engine, claim, node_type)
     try:
         _wait(engine, claim, future)
         result = future.result(timeout=0)
     except _LeaseLost:
-        return
+        return None
     except ConfigFailed as exc:
-        engine.fail(claim, str(exc), None, retryable=False)
-        return
+        return _failed(engine, claim, started, str(exc), None, retryable=False)
     except _AttemptTimedOut as exc:
-        engine.fail(claim, str(exc), None)
-        return
+        return _failed(engine, claim, started, str(exc), None)
     except NodeError as exc:
-        engine.fail(claim, str(exc), None, retryable=exc.retryable)
-        return
+        return _failed(engine, claim, started, str(exc), None, retryable=exc.retryable)
     except Exception as exc:  # a bug or an unexpected error in the node: shown with its traceback
-        engine.fail(claim, f"{type(exc).__name__}: {exc}", traceback.format_exc())
-        return
+        return _failed(engine, claim, started, f"{type(exc).__name__}: {exc}", traceback.format_exc())
     engine.record(claim, node_type, result)
+    metrics.attempt_ended(claim.node.type, time.monotonic() - started, failed=False)
+    return None
+
+
+def _failed(engine: Engine, claim: Claim, started: float, error: str, trace: str | None,
+            retryable: bool = True) -> str:
+    will_retry = engine.fail(claim, error, trace, retryable)
+    metrics.attempt_ended(claim.node.type, time.monotonic() - started, failed=True, will_retry=will_retry)
+    return error

@@ -445,6 +445,8 @@ class Transaction:
 
     def flush(self) -> None:
         """Write what this transaction changed (called once, before the commit)."""
+        for hook in self.engine.hooks.committing:
+            hook(self)
         if self._session is not None:
             self._session.flush()
         if self.execution.changes:

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from orchestrator import metrics
 from orchestrator.db import ScheduledWorkflow, ScheduleFire, User
 from orchestrator.db.types import utcnow
 from orchestrator.engine import Engine, Outbox
@@ -55,6 +56,8 @@ def _fire(engine: Engine, schedule_id: uuid.UUID, now: datetime) -> None:
                 or schedule.next_run_at > now):
             return   # deleted, paused, changed or fired by another beat since it was read
         slot = last_slot(schedule.cron_expression, schedule.timezone, min(now, schedule.end_at or now))
+        if now - slot > MISFIRE_GRACE:
+            metrics.schedule_misfired(schedule.misfire_policy)
         if now - slot > MISFIRE_GRACE and schedule.misfire_policy == MisfirePolicy.SKIP:
             log.info("schedule %s: missed slots up to %s skipped (misfire policy skip)", schedule.id, slot)
         else:
@@ -83,4 +86,5 @@ def _start(engine: Engine, session: Session, outbox: Outbox, schedule: Scheduled
         log.warning("schedule %s: slot %s could not start: %s", schedule.id, slot, detail)
         return
     fire.execution_id = execution.id
+    metrics.schedule_fired((now - slot).total_seconds())
     log.info("schedule %s: slot %s fired execution %s", schedule.id, slot, execution.id)

@@ -7,10 +7,11 @@ import secrets
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload
 
-from orchestrator.db import ApiKey, User
+from orchestrator.db import ApiKey, Base, User
 from orchestrator.db.types import utcnow
 from orchestrator.services.errors import Invalid, NotFound
 from orchestrator.services.pagination import DEFAULT_LIMIT, Page, paginate
@@ -25,13 +26,24 @@ def _hash(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode()).hexdigest()
 
 
+def _insert_or_get(session: Session, row: Base, existing: Select) -> Base:
+    """Insert ``row``, or, when a concurrent transaction inserted its unique twin first, that
+    twin: processes starting together (gunicorn workers with ORCHESTRATOR_BOOTSTRAP_API_KEY)
+    all succeed. The insert runs in a savepoint so the caller's transaction survives it."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        twin = session.scalar(existing)
+        if twin is None:
+            raise
+        return twin
+    return row
+
+
 def get_or_create_user(session: Session, email: str, *, is_admin: bool = False) -> User:
-    user = session.scalar(select(User).where(User.email == email))
-    if user is None:
-        user = User(email=email, is_admin=is_admin)
-        session.add(user)
-        session.flush()
-    return user
+    query = select(User).where(User.email == email)
+    return session.scalar(query) or _insert_or_get(session, User(email=email, is_admin=is_admin), query)
 
 
 def _store(session: Session, user: User, name: str, plaintext: str) -> ApiKey:
@@ -54,30 +66,41 @@ def create_api_key(session: Session, name: str, user_email: str | None = None) -
 
 
 def ensure_api_key(session: Session, plaintext: str, name: str = "bootstrap") -> ApiKey:
-    """Make sure ``plaintext`` is a valid admin key (ORCHESTRATOR_BOOTSTRAP_API_KEY)."""
+    """Make sure ``plaintext`` is a valid admin key (ORCHESTRATOR_BOOTSTRAP_API_KEY); safe when
+    several processes do it at once."""
     if len(plaintext) < 20:
         raise Invalid("ORCHESTRATOR_BOOTSTRAP_API_KEY must be at least 20 characters")
-    existing = session.scalar(select(ApiKey).where(ApiKey.prefix == plaintext[:PREFIX_LENGTH]))
-    if existing is not None:
-        if not hmac.compare_digest(existing.key_hash, _hash(plaintext)):
-            raise Invalid("ORCHESTRATOR_BOOTSTRAP_API_KEY shares its prefix with another key; choose another key")
-        existing.revoked_at = None
-        return existing
-    return _store(session, get_or_create_user(session, ADMIN_EMAIL, is_admin=True), name, plaintext)
+    query = select(ApiKey).where(ApiKey.prefix == plaintext[:PREFIX_LENGTH])
+    key = session.scalar(query)
+    if key is None:
+        admin = get_or_create_user(session, ADMIN_EMAIL, is_admin=True)
+        key = _insert_or_get(session, ApiKey(user_id=admin.id, name=name, prefix=plaintext[:PREFIX_LENGTH],
+                                             key_hash=_hash(plaintext)), query)
+    if not hmac.compare_digest(key.key_hash, _hash(plaintext)):
+        raise Invalid("ORCHESTRATOR_BOOTSTRAP_API_KEY shares its prefix with another key; choose another key")
+    key.revoked_at = None
+    return key
 
 
 def authenticate(session: Session, plaintext: str) -> User | None:
-    """The owner of a valid, unrevoked key; compared in constant time. ``last_used_at`` is
-    refreshed at most once a minute, so a busy key does not cost a write per request."""
+    """The owner of a valid, unrevoked key (see ``authenticate_key``)."""
+    key = authenticate_key(session, plaintext)
+    return key.user if key else None
+
+
+def authenticate_key(session: Session, plaintext: str) -> ApiKey | None:
+    """A valid, unrevoked key; compared in constant time. ``last_used_at`` is refreshed at
+    most once a minute, so a busy key does not cost a write per request."""
     key = session.scalar(
         select(ApiKey).where(ApiKey.prefix == plaintext[:PREFIX_LENGTH], ApiKey.revoked_at.is_(None))
+        .options(joinedload(ApiKey.user))      # the caller reads its user after the session closes
     )
     if key is None or not hmac.compare_digest(key.key_hash, _hash(plaintext)):
         return None
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
         key.last_used_at = now
-    return key.user
+    return key
 
 
 def list_api_keys(session: Session) -> list[ApiKey]:

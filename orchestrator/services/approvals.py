@@ -9,12 +9,14 @@ from sqlalchemy.orm import Session
 
 from orchestrator.db import Execution, ExecutionStep, HumanApproval, User
 from orchestrator.engine import Engine, decide_approval
+from orchestrator.services import audit
 from orchestrator.services.errors import Invalid
 from orchestrator.services.pagination import DEFAULT_LIMIT, Page, paginate
 from orchestrator.states import ApprovalStatus
 
 # An approval as people see it: the node it holds, never its token hash.
 _VIEW = select(HumanApproval.id, HumanApproval.execution_id, ExecutionStep.node_id, HumanApproval.approver_email,
+               HumanApproval.details,
                HumanApproval.status, HumanApproval.expires_at, HumanApproval.decided_at,
                HumanApproval.decision_data, HumanApproval.created_at) \
     .join(ExecutionStep, ExecutionStep.id == HumanApproval.step_id)
@@ -35,7 +37,9 @@ def decide(engine: Engine, approved: bool, decision_data: dict[str, Any] | None 
     if decision_data and "approved" in decision_data:
         raise Invalid("decision_data may not hold 'approved': approve or reject decides",
                       {"decision_data": ["'approved' is the decision itself; approve or reject sets it"]})
-    approval = decide_approval(engine, approved, decision_data, approval_id=approval_id, token=token,
-                               owner_id=owner.id if owner else None)
+    with audit.pending("approval.approve" if approved else "approval.reject", "approval", approval_id,
+                       {"by_token": token is not None}):
+        approval = decide_approval(engine, approved, decision_data, approval_id=approval_id, token=token,
+                                   owner_id=owner.id if owner else None)
     with engine.sessions() as session:
         return session.execute(_VIEW.where(HumanApproval.id == approval.id)).one()

@@ -33,3 +33,15 @@ class Conflict(DomainError):
 
 class Invalid(DomainError):
     """A definition or an input fails validation."""
+
+
+class Forbidden(DomainError):
+    """The caller is known but may not do this (an admin's action)."""
+
+
+class RateLimited(DomainError):
+    """Over a rate limit; ``retry_after`` seconds until the next slot."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -11,13 +11,16 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from orchestrator import metrics
 from orchestrator.db import A2AMessage, Execution, ExecutionEvent, ExecutionStep, SharedContext, User
 from orchestrator.definitions import InputValidationError, validate_input
 from orchestrator.engine import Engine, Outbox
 from orchestrator.engine.store import canonical_json
 from orchestrator.services.errors import Conflict, Invalid, owned
+from orchestrator.services import audit, limits
+from orchestrator.services.licenses import runnable_workflow
 from orchestrator.services.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor, list_owned
-from orchestrator.services.workflows import get_version
+from orchestrator.services.workflows import version_of
 from orchestrator.states import ExecutionStatus, Trigger, WorkflowStatus
 
 
@@ -38,8 +41,12 @@ def submit(engine: Engine, owner: User, workflow_id: uuid.UUID, input: Any = Non
             return _same_request(existing, request_hash), False
     try:
         with engine.transaction() as (session, outbox):
+            limits.take_execution_slot(session, owner)
             execution = create(engine, session, outbox, owner, workflow_id, input, version=version, trigger=trigger,
                                schedule_id=schedule_id, idempotency_key=idempotency_key, request_hash=request_hash)
+            audit.record(session, "execution.create", "execution", execution.id,
+                         {"workflow_id": str(execution.workflow_id), "version": execution.version,
+                          "trigger": trigger.value})
     except IntegrityError:
         existing = _by_key(engine, owner, idempotency_key) if idempotency_key else None
         if existing is None:
@@ -66,7 +73,7 @@ def create(engine: Engine, session: Session, outbox: Outbox, owner: User, workfl
 
     Its first messages go to ``outbox``, sent once the caller's transaction commits.
     """
-    row = get_version(session, owner, workflow_id, version)
+    row = version_of(session, runnable_workflow(session, owner, workflow_id), version)
     if row.workflow.status == WorkflowStatus.ARCHIVED:
         raise Conflict(f"workflow {workflow_id} is archived")
     try:
@@ -84,6 +91,7 @@ def create(engine: Engine, session: Session, outbox: Outbox, owner: User, workfl
     session.add(execution)
     session.flush()
     engine.start(session, execution, outbox)
+    metrics.execution_submitted(trigger.value)
     return execution
 
 
@@ -134,7 +142,8 @@ def act(engine: Engine, owner: User, execution_id: uuid.UUID,
     """Run an engine control (cancel, pause, resume, retry) on the owner's execution."""
     with engine.sessions() as session:
         get_execution(session, owner, execution_id)
-    action(engine, execution_id)
+    with audit.pending(f"execution.{action.__name__}", "execution", execution_id):
+        action(engine, execution_id)
     with engine.sessions() as session:
         return get_execution(session, owner, execution_id)
 

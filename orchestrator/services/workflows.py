@@ -128,12 +128,16 @@ def add_version(session: Session, keyring: KeyRing, owner: User, workflow_id: uu
 
 def get_version(session: Session, owner: User, workflow_id: uuid.UUID, number: int | None = None) -> WorkflowVersion:
     """A given version, or the published one (else the latest) when none is named."""
-    workflow = get_workflow(session, owner, workflow_id)
+    return version_of(session, get_workflow(session, owner, workflow_id), number)
+
+
+def version_of(session: Session, workflow: Workflow, number: int | None = None) -> WorkflowVersion:
+    """``workflow``'s version ``number``, or its published one (else the latest)."""
     number = number or workflow.published_version or workflow.latest_version
     version = session.scalar(select(WorkflowVersion).where(
         WorkflowVersion.workflow_id == workflow.id, WorkflowVersion.version == number))
     if version is None:
-        raise NotFound(f"workflow {workflow_id} has no version {number}")
+        raise NotFound(f"workflow {workflow.id} has no version {number}")
     return version
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from orchestrator.nodes.builtin import HumanApprovalNode
 
-APPROVAL_FIELDS = {"id", "execution_id", "node_id", "approver_email", "status", "expires_at", "decided_at",
+APPROVAL_FIELDS = {"id", "execution_id", "node_id", "approver_email", "details", "status", "expires_at", "decided_at",
                    "decision_data"}
 
 

@@ -75,6 +75,13 @@ def test_input_that_fails_the_input_schema_is_422(client):
         "version": ["Must be greater than or equal to 1 and less than or equal to 2147483647."]}
 
 
+@pytest.mark.parametrize("value", ["not an object", [1, 2], 3, True])
+def test_an_input_that_is_not_a_json_object_is_422(client, workflow, value):
+    response = submit(client, workflow["id"], value)
+    assert response.status_code == 422
+    assert response.json["errors"] == {"input": ["Not a valid mapping type."]}
+
+
 def test_list_filters_by_workflow_and_status_and_pages(stack, client):
     chain, fails = new_workflow(client), new_workflow(client, "fails")
     ids = [submit(client, chain, {"n": i}).json["id"] for i in range(3)]

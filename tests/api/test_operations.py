@@ -1,9 +1,13 @@
 """Unauthenticated operations: /healthz, /readyz, /metrics, /openapi.json and /docs."""
 from __future__ import annotations
 
+import platform
+
+from openapi_spec_validator import validate
 from prometheus_client.parser import text_string_to_metric_families
 
 from api import create_app
+from orchestrator import metrics
 from tests.conftest import make_settings
 from tests.support.api import BOOTSTRAP_KEY, api_stack
 
@@ -45,18 +49,24 @@ def metric_samples(client) -> dict[tuple, float]:
             for family in text_string_to_metric_families(response.data.decode()) for s in family.samples}
 
 
-def test_metrics_count_executions_steps_and_requests(stack, client, anonymous):
+def test_metrics_show_live_state_and_what_happened(stack, client, anonymous):
+    before = metric_samples(anonymous)
     stack.start(client, input={"n": 1})
     stack.start(client, input={"n": 1}, run=False)
     samples = metric_samples(anonymous)
-    assert samples[("orchestrator_executions", (("status", "completed"),))] == 1
-    assert samples[("orchestrator_executions", (("status", "pending"),))] == 1
+    assert samples[("orchestrator_executions_active", (("status", "pending"),))] == 1
+    assert samples[("orchestrator_executions_active", (("status", "running"),))] == 0
     assert samples[("orchestrator_steps_queued", ())] == 1
-    assert samples[("orchestrator_step_duration_seconds_count", (("node_type", "transform"),))] == 3
-    assert samples[("orchestrator_step_duration_seconds_bucket", (("le", "+Inf"), ("node_type", "transform")))] == 3
+    assert samples[("orchestrator_approvals_pending", ())] == 0
+    assert samples[("orchestrator_schedule_lag_seconds", ())] == 0
+    assert samples[("orchestrator_broker_queue_depth", (("queue", "orchestrator"),))] == 0
+    assert ("orchestrator_build_info", (("python_version", platform.python_version()),
+                                        ("version", metrics.build_version()))) in samples
+    submitted = ("orchestrator_executions_submitted_total", (("trigger", "api"),))
+    assert samples[submitted] - before.get(submitted, 0) == 2
     posted = ("orchestrator_api_request_duration_seconds_count",
               (("method", "POST"), ("route", "/api/v1/workflows"), ("status", "201")))
-    assert samples[posted] == 2
+    assert samples[posted] - before.get(posted, 0) == 2
 
 
 def test_openapi_documents_every_operation_with_bearer_auth(anonymous):
@@ -85,6 +95,24 @@ def test_openapi_documents_every_operation_with_bearer_auth(anonymous):
     assert set(events) == {"application/json", "text/event-stream"}
     for name in ("Workflow", "WorkflowDetail", "Execution", "Step", "Event", "Approval", "Error"):
         assert name in spec["components"]["schemas"]
+
+
+def test_openapi_is_valid_with_an_operation_id_and_the_error_statuses_of_each_operation(anonymous):
+    spec = anonymous.get("/openapi.json").json
+    validate(spec)
+    operations = {(method.upper(), path): op for path, item in spec["paths"].items()
+                  for method, op in item.items() if method != "parameters"}
+    ids = [op.get("operationId") for op in operations.values()]
+    assert all(ids) and len(set(ids)) == len(ids)
+    statuses = {key: set(op["responses"]) - {"default"} for key, op in operations.items()}
+    assert statuses[("POST", "/api/v1/workflows/{workflow_id}/executions")] == \
+        {"202", "400", "401", "404", "409", "413", "422", "429"}
+    assert statuses[("GET", "/api/v1/executions/{execution_id}")] == {"200", "401", "404"}
+    assert statuses[("POST", "/api/v1/executions/{execution_id}/cancel")] == {"202", "401", "404", "409"}
+    assert statuses[("POST", "/api/v1/approvals/token/approve")] == {"200", "400", "404", "409", "413", "422"}
+    assert statuses[("GET", "/healthz")] == {"200"}
+    assert all("401" in codes for (_, path), codes in statuses.items()
+               if path.startswith("/api/v1/") and "/token/" not in path)
 
 
 def test_docs_serve_swagger_ui_from_local_assets(anonymous):

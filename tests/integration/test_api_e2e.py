@@ -82,5 +82,5 @@ def test_an_approval_decided_over_http_while_the_stream_is_open(api):
 def test_operations_answer_without_a_key(api):
     assert requests.get(f"{api.base_url}/readyz", timeout=10).json()["checks"] == {"database": "ok", "broker": "ok"}
     metrics = requests.get(f"{api.base_url}/metrics", timeout=10).text
-    assert 'orchestrator_executions{status="completed"}' in metrics
+    assert 'orchestrator_executions_active{status="running"}' in metrics and 'orchestrator_build_info{' in metrics
     assert requests.get(f"{api.base_url}/api/v1/workflows", timeout=10).status_code == 401

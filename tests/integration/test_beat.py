@@ -92,6 +92,17 @@ def test_a_schedule_fires_and_changes_show_without_a_restart(stack, beat):
     assert all(e.schedule_id is None for e in settled(stack, schedule))
 
 
+def test_beat_touches_its_alive_file_on_every_tick(stack, beat):
+    alive = stack.engine.settings.data_dir / "beat.alive"
+    deadline = time.monotonic() + 10
+    while not alive.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    first = alive.stat().st_mtime
+    while alive.stat().st_mtime == first and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert alive.stat().st_mtime > first and time.time() - alive.stat().st_mtime < 5
+
+
 def test_two_beat_processes_fire_each_slot_once(stack, beat):
     stack[3].start_beat("beat2")
     try:

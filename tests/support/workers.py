@@ -11,6 +11,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def procfile(process: str) -> str:
+    """The command of ``process`` in the Procfile."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() == process:
+            return command.strip()
+    raise LookupError(process)
+
+
 class Workers:
     def __init__(self, env: dict[str, str], log_dir: Path):
         self.env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
@@ -42,6 +51,15 @@ class Workers:
             env={**self.env, **(env or {})}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_ready(name, f"api-{name}.log", b"Booting worker")
         return f"http://127.0.0.1:{port}"
+
+    def start_procfile(self, name: str, process: str, marker: bytes, env: dict[str, str] | None = None) -> None:
+        """The Procfile's ``process`` as a process manager runs it (``sh -c``), this venv first on PATH."""
+        log = open(self.log_dir / f"{process}-{name}.log", "ab")
+        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+        self.procs[name] = subprocess.Popen(
+            ["sh", "-c", procfile(process)], env={**self.env, "PATH": path, **(env or {})}, cwd=ROOT, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True)
+        self._wait_ready(name, f"{process}-{name}.log", marker)
 
     def _wait_ready(self, name: str, log: str, marker: bytes, seconds: float = 30) -> None:
         path = self.log_dir / log

@@ -1,5 +1,6 @@
 import multiprocessing
 import os
+import secrets
 import uuid
 from types import SimpleNamespace
 
@@ -65,9 +66,21 @@ def test_old_keys_still_decrypt_and_first_key_encrypts():
 
 
 @pytest.mark.parametrize("bad, message", [("not base64!!", "not URL-safe base64"), ("YWJj", "decodes to 3 bytes")])
-def test_malformed_keys_are_named(bad, message):
-    with pytest.raises(ConfigError, match=message):
+def test_malformed_keys_are_named_with_how_to_make_one(bad, message):
+    with pytest.raises(ConfigError, match=message) as raised:
         KeyRing.from_strings([generate_key(), bad])
+    assert "key #2" in str(raised.value) and "`orchestrator keys generate`" in str(raised.value)
+
+
+def test_keys_are_accepted_with_or_without_padding():
+    padded = generate_key()
+    unpadded = secrets.token_urlsafe(32)          # what people paste: URL-safe, no "="
+    assert padded.endswith("=") and not unpadded.endswith("=")
+    ring = KeyRing.from_strings([unpadded, padded])
+    assert ring.primary_key_id == KeyRing.from_strings([unpadded + "="]).primary_key_id
+    r = row()
+    seal_field(ring, r, "definition", b"payload")
+    assert open_field(KeyRing.from_strings([padded.rstrip("="), unpadded]), r, "definition") == b"payload"
 
 
 def test_standalone_generates_a_key_once_and_says_so(tmp_path, caplog):

@@ -97,7 +97,7 @@ def test_conditional_edges_skip_and_skips_propagate(env):
 def test_retry_then_success_waits_out_the_backoff(env):
     engine, dispatcher, _ = env
     definition = {"name": "retry", "nodes": [{"id": "f", "type": "test_flaky", "config": {"times": 2},
-                                             "retry": {"max_attempts": 3, "backoff_seconds": 0.2, "backoff_factor": 2}}]}
+                                             "retry": {"max_attempts": 3, "backoff_seconds": 0.5, "backoff_factor": 2}}]}
     execution_id = submit(env, definition)
     _, steps, _ = load(env, execution_id)
     assert steps["f"].status == "queued" and steps["f"].attempt == 2 and steps["f"].not_before > utcnow()
@@ -112,7 +112,7 @@ def test_retry_then_success_waits_out_the_backoff(env):
     assert steps["f"].attempt == 3 and steps["f"].output == {"attempt": 3} and steps["f"].failed_attempts == 2
     retries = [e for e in events if e.event_type == "step_queued" and e.attempt in (2, 3)]
     gap = (retries[1].created_at - retries[0].created_at).total_seconds()
-    assert gap >= 0.2  # the second backoff (0.4 s) separates failure 2 from failure 1
+    assert gap >= 0.5  # the second backoff (1 s) separates failure 2 from failure 1
 
 
 @pytest.mark.parametrize("policy, execution_status, branch_status, after_status", [

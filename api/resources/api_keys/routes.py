@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from api.blueprint import Blueprint
-from api.context import owner, transaction
+from api.context import audited, owner, transaction
 from api.resources.api_keys.schemas import (
     ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeyPageSchema, ApiKeySchema, IssuedKey,
 )
@@ -28,7 +28,8 @@ class ApiKeys(MethodView):
     def post(self, body):
         """Make an API key for yourself; the key is in this answer only"""
         with transaction() as session:
-            return IssuedKey(*api_keys.issue_api_key(session, owner(), **body))
+            key, plaintext = api_keys.issue_api_key(session, owner(), **body)
+            return IssuedKey(audited(session, "api_key.create", key, {"name": key.name}), plaintext)
 
 
 @blp.route("/api-keys/<uuid:key_id>", methods=["DELETE"])
@@ -36,4 +37,4 @@ class ApiKeys(MethodView):
 def revoke(key_id):
     """Revoke one of your API keys (the one in use too: later requests with it answer 401)"""
     with transaction() as session:
-        return api_keys.revoke_owner_api_key(session, owner(), key_id)
+        return audited(session, "api_key.revoke", api_keys.revoke_owner_api_key(session, owner(), key_id))

@@ -4,7 +4,7 @@ The token travels in the body, never in the URL, so that access logs and proxies
 from __future__ import annotations
 
 from api.auth import public
-from api.blueprint import Blueprint
+from api.blueprint import Blueprint, conflict, not_found
 from api.context import engine, owner, transaction
 from api.resources.approvals.schemas import (
     ApprovalPageSchema, ApprovalQuery, ApprovalSchema, DecisionSchema, TokenDecisionSchema,
@@ -27,6 +27,7 @@ def list_approvals(query):
 @blp.route("/approvals/<uuid:approval_id>/approve", methods=["POST"])
 @blp.arguments(DecisionSchema, required=False)
 @blp.response(200, ApprovalSchema)
+@conflict("the approval is already decided or has expired")
 def approve(body, approval_id):
     """Approve: the step completes with {approved: true, ...decision_data}"""
     return approvals.decide(engine(), True, **body, approval_id=approval_id, owner=owner())
@@ -35,6 +36,7 @@ def approve(body, approval_id):
 @blp.route("/approvals/<uuid:approval_id>/reject", methods=["POST"])
 @blp.arguments(DecisionSchema, required=False)
 @blp.response(200, ApprovalSchema)
+@conflict("the approval is already decided or has expired")
 def reject(body, approval_id):
     """Reject: the step fails, then its on_error policy applies"""
     return approvals.decide(engine(), False, **body, approval_id=approval_id, owner=owner())
@@ -44,6 +46,8 @@ def reject(body, approval_id):
 @public
 @blp.arguments(TokenDecisionSchema)
 @blp.response(200, ApprovalSchema)
+@conflict("the approval is already decided or has expired")
+@not_found("no approval has this token")
 @blp.doc(**NO_KEY)
 def approve_by_token(body):
     """Approve with the token sent to notify_url, given in the body (no API key)"""
@@ -54,6 +58,8 @@ def approve_by_token(body):
 @public
 @blp.arguments(TokenDecisionSchema)
 @blp.response(200, ApprovalSchema)
+@conflict("the approval is already decided or has expired")
+@not_found("no approval has this token")
 @blp.doc(**NO_KEY)
 def reject_by_token(body):
     """Reject with the token sent to notify_url, given in the body (no API key)"""

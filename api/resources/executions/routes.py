@@ -1,7 +1,7 @@
 """Executions: submit, list, read (with steps and events), and cancel, pause, resume, retry."""
 from __future__ import annotations
 
-from api.blueprint import Blueprint
+from api.blueprint import Blueprint, conflict
 from api.context import engine, owner, transaction
 from api.errors import ErrorSchema
 from api.resources.executions.schemas import (
@@ -20,6 +20,10 @@ blp = Blueprint("executions", __name__, description="Runs of a workflow version,
 @blp.arguments(SubmitSchema)
 @blp.arguments(IdempotencyHeaders, location="headers")
 @blp.response(202, ExecutionRefSchema)
+@conflict("the workflow is archived, or the Idempotency-Key was used with another body")
+@blp.doc(responses={"429": {"description": "Over the owner's max_executions_per_minute; Retry-After says when to retry",
+                            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                            "content": {"application/json": {"schema": "Error"}}}})
 def submit(body, headers, workflow_id):
     """Start an execution of the published version, or of a given one"""
     execution, _ = executions.submit(engine(), owner(), workflow_id, **body, **headers)
@@ -97,6 +101,7 @@ def events(query, headers, execution_id):
 
 @blp.route("/executions/<uuid:execution_id>/cancel", methods=["POST"])
 @blp.response(202, ExecutionRefSchema)
+@conflict("the execution has already ended")
 def cancel(execution_id):
     """Cancel: open steps are cancelled and running nodes revoked"""
     return executions.act(engine(), owner(), execution_id, control.cancel)
@@ -104,6 +109,7 @@ def cancel(execution_id):
 
 @blp.route("/executions/<uuid:execution_id>/pause", methods=["POST"])
 @blp.response(202, ExecutionRefSchema)
+@conflict("the execution is not running")
 def pause(execution_id):
     """Pause: running nodes finish, nothing new is dispatched"""
     return executions.act(engine(), owner(), execution_id, control.pause)
@@ -111,6 +117,7 @@ def pause(execution_id):
 
 @blp.route("/executions/<uuid:execution_id>/resume", methods=["POST"])
 @blp.response(202, ExecutionRefSchema)
+@conflict("the execution is not paused")
 def resume(execution_id):
     """Resume a paused execution"""
     return executions.act(engine(), owner(), execution_id, control.resume)
@@ -118,6 +125,7 @@ def resume(execution_id):
 
 @blp.route("/executions/<uuid:execution_id>/retry", methods=["POST"])
 @blp.response(202, ExecutionRefSchema)
+@conflict("the execution has not failed")
 def retry(execution_id):
     """Retry a failed execution from its failed steps; completed steps keep their results"""
     return executions.act(engine(), owner(), execution_id, control.retry)

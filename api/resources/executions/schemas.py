@@ -11,7 +11,7 @@ ANY_JSON = {"description": "Any JSON value"}
 
 
 class SubmitSchema(Schema):
-    input = fields.Raw(allow_none=True, metadata={"description": "The workflow's input, any JSON; default {}"})
+    input = fields.Dict(allow_none=True, metadata={"description": "The workflow's input, a JSON object; default {}"})
     version = fields.Integer(validate=validate.Range(1, INT_MAX),
                              metadata={"description": "Default: the published version, else the latest"})
 

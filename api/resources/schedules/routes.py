@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from api.blueprint import Blueprint
-from api.context import keyring, owner, transaction
+from api.blueprint import Blueprint, conflict
+from api.context import audited, keyring, owner, transaction
 from api.resources.schedules.schemas import (
     ScheduleChangeSchema, ScheduleCreateSchema, SchedulePageSchema, ScheduleQuery, ScheduleSchema,
 )
 from orchestrator.schedules import service as schedules
+from orchestrator.services import audit
 
 blp = Blueprint("schedules", __name__, description="Cron schedules that start executions")
 
@@ -16,10 +17,12 @@ blp = Blueprint("schedules", __name__, description="Cron schedules that start ex
 @blp.route("/workflows/<uuid:workflow_id>/schedules", methods=["POST"])
 @blp.arguments(ScheduleCreateSchema)
 @blp.response(201, ScheduleSchema)
+@conflict("the workflow is archived")
 def create(body, workflow_id):
     """Run a workflow on a cron schedule in a time zone; 422 names a bad expression or zone"""
     with transaction() as session:
-        return schedules.create_schedule(session, keyring(), owner(), workflow_id, **body)
+        return audited(session, "schedule.create", schedules.create_schedule(session, keyring(), owner(), workflow_id,
+                                                                            **body))
 
 
 @blp.route("/schedules")
@@ -44,13 +47,15 @@ class Schedule(MethodView):
     def patch(self, body, schedule_id):
         """Change a schedule; a new timing counts from now"""
         with transaction() as session:
-            return schedules.update_schedule(session, keyring(), owner(), schedule_id, **body)
+            return audited(session, "schedule.update",
+                           schedules.update_schedule(session, keyring(), owner(), schedule_id, **body))
 
     @blp.response(204)
     def delete(self, schedule_id):
         """Delete a schedule; its executions keep their history"""
         with transaction() as session:
             schedules.delete_schedule(session, owner(), schedule_id)
+            audit.record(session, "schedule.delete", "schedule", schedule_id)
 
 
 @blp.route("/schedules/<uuid:schedule_id>/pause", methods=["POST"])
@@ -58,7 +63,7 @@ class Schedule(MethodView):
 def pause(schedule_id):
     """Stop firing until resumed"""
     with transaction() as session:
-        return schedules.pause_schedule(session, owner(), schedule_id)
+        return audited(session, "schedule.pause", schedules.pause_schedule(session, owner(), schedule_id))
 
 
 @blp.route("/schedules/<uuid:schedule_id>/resume", methods=["POST"])
@@ -66,4 +71,4 @@ def pause(schedule_id):
 def resume(schedule_id):
     """Fire again from now on (missed slots are not caught up), with the failure count reset"""
     with transaction() as session:
-        return schedules.resume_schedule(session, owner(), schedule_id)
+        return audited(session, "schedule.resume", schedules.resume_schedule(session, owner(), schedule_id))

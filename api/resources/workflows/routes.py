@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from api.blueprint import Blueprint
-from api.context import keyring, owner, transaction
+from api.blueprint import Blueprint, conflict
+from api.context import audited, keyring, owner, transaction
 from api.resources.workflows.schemas import (
     PublishSchema, ValidateSchema, ValidationSchema, VersionDetailSchema, VersionPageSchema, WorkflowCreateSchema, WorkflowDetailSchema,
     WorkflowPageSchema, WorkflowQuery, WorkflowSchema, WorkflowUpdateSchema,
@@ -29,7 +29,8 @@ class Workflows(MethodView):
     def post(self, body):
         """Create a workflow: version 1, status draft"""
         with transaction() as session:
-            return workflows.create_workflow(session, keyring(), owner(), **body)
+            workflow = workflows.create_workflow(session, keyring(), owner(), **body)
+            return audited(session, "workflow.create", workflow, {"name": workflow.name})
 
 
 @blp.route("/workflows/validate", methods=["POST"])
@@ -50,25 +51,29 @@ class Workflow(MethodView):
 
     @blp.arguments(WorkflowUpdateSchema)
     @blp.response(200, WorkflowSchema)
+    @conflict("the workflow is archived")
     def put(self, body, workflow_id):
         """Add a new immutable version (and rename or describe the workflow)"""
         with transaction() as session:
-            return workflows.update_workflow(session, keyring(), owner(), workflow_id, **body)
+            workflow = workflows.update_workflow(session, keyring(), owner(), workflow_id, **body)
+            return audited(session, "workflow.update", workflow, {"version": workflow.latest_version})
 
     @blp.response(200, WorkflowSchema)
     def delete(self, workflow_id):
         """Archive a workflow; its executions keep their history"""
         with transaction() as session:
-            return workflows.archive(session, owner(), workflow_id)
+            return audited(session, "workflow.archive", workflows.archive(session, owner(), workflow_id))
 
 
 @blp.route("/workflows/<uuid:workflow_id>/publish", methods=["POST"])
 @blp.arguments(PublishSchema, required=False)
 @blp.response(200, WorkflowSchema)
+@conflict("the workflow is archived")
 def publish(body, workflow_id):
     """Pin the version that executions run by default"""
     with transaction() as session:
-        return workflows.publish(session, owner(), workflow_id, **body)
+        workflow = workflows.publish(session, owner(), workflow_id, **body)
+        return audited(session, "workflow.publish", workflow, {"version": workflow.published_version})
 
 
 @blp.route("/workflows/<uuid:workflow_id>/versions")

@@ -1,0 +1,3 @@
+from api.resources.governance.routes import blp
+
+__all__ = ["blp"]
