@@ -39,7 +39,7 @@ define with_service
 	ORCHESTRATOR_HTTP_ALLOW_PRIVATE=1 $(BIN)/orchestrator run $(1) --input '{"base_url": "http://127.0.0.1:$(EXAMPLE_PORT)"}' $(2)
 endef
 
-.PHONY: demo example-approval example-retry
+.PHONY: demo example-approval example-retry example-map
 demo: venv
 	$(call with_service,examples/digest.yaml)
 
@@ -48,6 +48,9 @@ example-approval: venv
 
 example-retry: venv
 	$(call with_service,examples/retrying_fetch.yaml)
+
+example-map: venv
+	$(call with_service,examples/topic_map.yaml,--with examples/topic_summary.yaml)
 
 # The llm example, offline: examples/service.py, the offline model provider
 # (examples/llm_server.py, OpenAI and Anthropic protocols) and a provider, credential and

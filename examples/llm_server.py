@@ -248,13 +248,15 @@ class _Handler(BaseHTTPRequestHandler):
             reply = reply["reply"] or default_reply(request)
         if self._peer_gone():
             return
+        # Recorded once the caller is known to be there, before the answer goes out: a caller
+        # may read its answer and ask for ``requests`` before this thread could append after it.
+        self.server.record(request)
         if reply["kind"] == "error":
             self._error(protocol, reply)
         elif protocol == "openai":
             self._openai(request, reply)
         else:
             self._anthropic(request, reply)
-        self.server.record(request)
 
     def _peer_gone(self) -> bool:
         """Whether the client hung up while we waited (e.g. its process was killed)."""
@@ -405,7 +407,8 @@ class LLMServer(ThreadingHTTPServer):
         return default_reply(request)
 
     def record(self, request: SeenRequest) -> None:
-        """A request that got its whole answer (a hung or abandoned one is not recorded)."""
+        """A request that is being answered (a hung one, or one whose caller left while it
+        waited, is not recorded)."""
         with self._lock:
             if not self.closing.is_set():
                 self.requests.append(request)

@@ -139,6 +139,8 @@ def _run(args: argparse.Namespace) -> int:
     console = Console()
     text = Path(args.file).read_text()
     definition = parse_definition(text)   # a bad file fails here, before anything starts
+    for path in args.with_:
+        parse_definition(Path(path).read_text())
     try:
         input = json.loads(args.input)
     except json.JSONDecodeError as exc:
@@ -152,6 +154,9 @@ def _run(args: argparse.Namespace) -> int:
             stack.start()
         client = Client(stack.url, stack.api_key)
     try:
+        for path in args.with_:        # workflows that its subworkflow nodes call, by name
+            other = Path(path).read_text()
+            client.save_workflow(parse_definition(other), other)
         workflow_id, version = client.save_workflow(definition, text)
         execution = client.submit(workflow_id, input, version)
         console.print(f"running [bold]{definition.name}[/] v{version}: execution {execution['id']}")
@@ -214,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a workflow file end to end, with live progress")
     run.add_argument("file", help="workflow definition (YAML or JSON)")
     run.add_argument("--input", default="{}", help="input as JSON (default {})")
+    run.add_argument("--with", dest="with_", action="append", default=[], metavar="FILE",
+                     help="another workflow to save first, for the file's subworkflow nodes (repeatable)")
     run.add_argument("--approve", choices=["approve", "reject"],
                      help="decide every human approval this way (default: ask when interactive)")
     _remote(run, "the API of a running deployment (default: start an embedded one for this run)")

@@ -2,7 +2,9 @@
 transition hooks. The API app factory, the worker, beat and the CLI call ``build_engine``."""
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,9 +15,9 @@ from orchestrator.crypto import KeyRing, load_keyring
 from orchestrator.engine import Dispatcher, Engine, Transaction
 from orchestrator.engine.sql import Row
 from orchestrator.llm import account
-from orchestrator.nodes.base import NodeContext
+from orchestrator.nodes.base import NodeContext, NodeError
 from orchestrator.schedules.bookkeeping import on_execution_ended
-from orchestrator.services import audit
+from orchestrator.services import audit, limits
 from orchestrator.services.children import cancel_children, finish_child, start_children
 
 
@@ -27,10 +29,23 @@ class NodeServices:
     keyring: KeyRing
     settings: Settings
 
+    def check_budget(self, owner_id: uuid.UUID) -> None:
+        """Before a model call: ``budget_exceeded`` (no retry) once the owner's
+        max_llm_cost_per_day is spent for today."""
+        with self.sessions() as session:
+            try:
+                limits.check_budget(session, owner_id)
+            except limits.BudgetExceeded as exc:
+                raise NodeError(exc.message, retryable=False) from None
+
 
 def account_turn(txn: Transaction, step: Row, ctx: NodeContext, output: Any) -> None:
-    """Usage metrics, structured outputs and memory of a turn's model calls, in its commit."""
+    """Usage metrics, structured outputs and memory of a turn's model calls, and their cost
+    against the owner's daily budget, in the turn's commit."""
     account(txn.session, txn.engine.keyring, ctx, output)
+    costs = [Decimal(str(c.cost)) for c in ctx.calls if c.kind == "llm" and c.cost is not None]
+    if costs:
+        limits.add_llm_cost(txn.session, txn.execution.owner_id, sum(costs, Decimal(0)))
 
 
 def count_execution_end(txn: Transaction) -> None:

@@ -115,6 +115,7 @@ class Completion:
     # -- the turn ------------------------------------------------------------------------------
 
     def run(self) -> Any:
+        self.ctx.services.check_budget(uuid.UUID(str(self.ctx.owner_id)))
         state = self.ctx.checkpoint or self._first_state()
         refs = [self.config["model"], *self.config.get("fallbacks", [])]
         reasons: list[str] = []

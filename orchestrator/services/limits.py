@@ -1,7 +1,7 @@
 """Per-owner limits (DESIGN section 13), counted in usage_counters: executions per minute
 (a submission over the rate is refused with the seconds until the next minute) and LLM
-cost per day (the LLM layer asks ``budget_left`` before a call and adds its cost with
-``add_llm_cost``)."""
+cost per day (``check_budget`` before a model call, ``add_llm_cost`` in the commit of the
+turn that made it; see ``orchestrator.composition``)."""
 from __future__ import annotations
 
 import math

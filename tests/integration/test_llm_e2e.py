@@ -14,7 +14,7 @@ from sqlalchemy import select
 from examples import llm_server as llm
 from examples.llm_server import LLMServer
 from orchestrator.db import Credential, Execution, ExecutionEvent, StepCall, StructuredOutput, UsageMetric
-from orchestrator.services import api_keys, executions, providers, workflows
+from orchestrator.services import api_keys, executions, limits, providers, workflows
 from tests.support.api import server_sent_events
 from tests.support.servers import free_port
 from tests.support.stack import finished, running_stack, submit, wait_until
@@ -226,3 +226,25 @@ def test_a_worker_killed_during_a_slow_call(stack, provider_server):
         if "w1" not in workers.procs:
             workers.start("w1")
         workers.start("w2")
+
+
+def test_a_call_over_the_days_budget_fails_its_step_with_budget_exceeded(stack, provider_server):
+    with stack.engine.sessions.begin() as s:
+        owner = s.merge(stack.owner)
+        assert limits.budget_left(s, owner.id) is None   # no limit yet
+        owner.max_llm_cost_per_day = Decimal(1000)
+        s.flush()
+        spent_today = 1000 - limits.budget_left(s, owner.id)          # by the tests before this one
+        owner.max_llm_cost_per_day = spent_today + Decimal("0.001")    # below one call's 0.0085
+    try:
+        first = submit(stack, llm_workflow(), {"question": "Say hello"})
+        assert finished(stack, first)[0].status == "completed"     # nothing spent before it: allowed
+        provider_server.reset()
+        second = submit(stack, llm_workflow(), {"question": "Say hello"})
+        execution, steps, _ = finished(stack, second)
+        assert execution.status == "failed" and steps["ask"].attempt == 1
+        assert steps["ask"].error_message.startswith("budget_exceeded")
+        assert provider_server.requests == []                       # refused before any call
+    finally:
+        with stack.engine.sessions.begin() as s:
+            s.merge(stack.owner).max_llm_cost_per_day = None

@@ -86,14 +86,14 @@ def add_history(stack, rows: int) -> None:
         version_id = s.scalar(text("SELECT id FROM workflow_versions WHERE workflow_id = :w"), {"w": workflow.id})
         s.execute(text("""
             INSERT INTO executions (id, workflow_id, workflow_version_id, version, owner_id, status, trigger,
-                                    event_seq, step_count, created_at, updated_at, started_at, completed_at,
-                                    duration_ms)
-            SELECT gen_random_uuid(), :w, :v, 1, :o, 'completed', 'api', 0, 1, now(), now(), now(), now(), 20
+                                    event_seq, step_count, depth, total_tokens, created_at, updated_at, started_at,
+                                    completed_at, duration_ms)
+            SELECT gen_random_uuid(), :w, :v, 1, :o, 'completed', 'api', 0, 1, 0, 0, now(), now(), now(), now(), 20
             FROM generate_series(1, :n)"""), {"w": workflow.id, "v": version_id, "o": owner.id, "n": rows})
         s.execute(text("""
-            INSERT INTO execution_steps (id, execution_id, node_id, node_type, status, attempt, failed_attempts,
+            INSERT INTO execution_steps (id, execution_id, node_id, node_type, status, attempt, turn, failed_attempts,
                                          created_at, updated_at, duration_ms)
-            SELECT gen_random_uuid(), id, 'a', 'transform', 'completed', 1, 0, now(), now(), 20
+            SELECT gen_random_uuid(), id, 'a', 'transform', 'completed', 1, 0, 0, now(), now(), 20
             FROM executions WHERE workflow_id = :w"""), {"w": workflow.id})
     with engine.sessions.begin() as s:         # fresh planner statistics, as autovacuum keeps them
         s.execute(text("ANALYZE executions"))

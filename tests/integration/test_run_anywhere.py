@@ -66,6 +66,15 @@ def test_run_digest_example(tmp_path, example_service):
     assert again.returncode == 0 and "research-digest v1" in again.stdout   # unchanged file: no new version
 
 
+def test_run_map_example_with_its_child_workflow(tmp_path, example_service):
+    result = run_cli(tmp_path, "run", "examples/topic_map.yaml", "--with", "examples/topic_summary.yaml",
+                     "--input", json.dumps({"base_url": example_service, "topics": ["python", "agents"]}))
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = json.loads(result.stdout[result.stdout.rindex("\n{"):])
+    assert output["topics"] == ["python", "agents"] and output["articles"] == 4
+    assert output["words"] > 0
+
+
 @pytest.mark.parametrize("failures, branch", [(1, "live"), (5, "cache")])
 def test_run_retrying_fetch_example(tmp_path, example_service, failures, branch):
     result = run_cli(tmp_path, "run", "examples/retrying_fetch.yaml", "--input",

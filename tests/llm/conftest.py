@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field, replace
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,6 +12,7 @@ from sqlalchemy.orm import sessionmaker
 from examples.llm_server import LLMServer
 from orchestrator.config import Settings
 from orchestrator.crypto import load_keyring
+from orchestrator.composition import NodeServices
 from orchestrator.db import Execution
 from orchestrator.db.session import get_engine
 from orchestrator.llm import account
@@ -58,7 +58,7 @@ class World:
 
     @property
     def services(self):
-        return SimpleNamespace(sessions=self.sessions, keyring=self.keyring, settings=self.settings)
+        return NodeServices(self.sessions, self.keyring, self.settings)
 
     def provider(self, name: str = "acme", type: str = "openai", *, keys: tuple[str, ...] = ("sk-acme-key-one-0001",),
                  models: dict[str, tuple[float | None, float | None]] | None = None, retry_count: int = 2,

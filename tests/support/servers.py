@@ -13,6 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import psycopg
@@ -148,10 +149,29 @@ class Servers:
         return f"{base}/{name}"
 
     def claim_redis_db(self) -> str:
-        """An empty Redis db index of our own, flushed when the run ends."""
+        """An empty Redis db index of our own, flushed when the run ends (or when released with
+        ``release_redis_db``, so that a long run never runs out of the 15)."""
         for index in range(15, 0, -1):
             client = redis.Redis.from_url(f"{self.redis_url}/{index}")
-            if client.dbsize() == 0 and client.set("orchestrator-tests:claim", os.getpid(), nx=True):
-                self._cleanups.append(client.flushdb)
+            token = f"{os.getpid()}:{uuid.uuid4()}"
+            if client.dbsize() == 0 and client.set(CLAIM, token, nx=True):
+                self._cleanups.append(lambda client=client, token=token: _release(client, token))
                 return f"{self.redis_url}/{index}"
         raise RuntimeError("no empty Redis db index among 1..15")
+
+
+CLAIM = "orchestrator-tests:claim"
+
+
+def _release(client: redis.Redis, token: str) -> None:
+    """Flush the db if it is still ours (another run may have claimed it since we released it)."""
+    if client.get(CLAIM) == token.encode():
+        client.flushdb()
+
+
+def release_redis_db(url: str) -> None:
+    """Give back a db index claimed by ``claim_redis_db`` before the run ends."""
+    client = redis.Redis.from_url(url)
+    claim = client.get(CLAIM)
+    if claim is not None:
+        _release(client, claim.decode())

@@ -21,6 +21,7 @@ from orchestrator.services import api_keys, executions, workflows
 from orchestrator.states import EXECUTION_TERMINAL
 from tests.conftest import make_settings, use_settings
 from tests.support.httpserver import LocalHTTPServer
+from tests.support.servers import release_redis_db
 from tests.support.workers import Workers
 from worker.celery_app import create_celery
 from worker.dispatch import CeleryDispatcher
@@ -62,6 +63,7 @@ def running_stack(tmp: Path, database_url: str, broker_url: str, workers: int = 
         yield Stack(engine, owner, http, pool)
     finally:
         pool.stop_all()
+        release_redis_db(broker_url)
         http.close()
         get_engine(settings).dispose()
         mp.undo()
