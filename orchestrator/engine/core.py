@@ -271,31 +271,34 @@ class Engine:
         with self.db.connect() as conn, conn.begin():
             return self.sql.renew_lease(conn, claim.step_id, claim.attempt, claim.turn, until)
 
-    def record(self, claim: Claim, node_type: NodeType | None, result: Any) -> None:
+    def record(self, claim: Claim, node_type: NodeType | None, result: Any) -> str | None:
         """The node's outcome (an output, ``Suspend`` or ``Continue``) in one transaction. A value
-        the database cannot store, or a write it refuses, fails the attempt once, without retry:
-        it would fail the same way again."""
+        the database cannot store, or a write it refuses, fails the attempt once, without retry
+        (it would fail the same way again): then the failure's message is returned."""
         try:
             check_storable(result.state if isinstance(result, Continue) else
                            result.output if isinstance(result, Suspend) else result)
         except NotStorable as exc:
-            self.fail(claim, f"the output of node {claim.node.id} cannot be stored: {exc}", None, retryable=False)
-            return
+            return self.fail(claim, f"the output of node {claim.node.id} cannot be stored: {exc}", None,
+                             retryable=False)[1]
         try:
             self._record_once(claim, node_type, result)
         except DBAPIError as exc:
             if exc.connection_invalidated:
                 raise
             log.warning("recording %s failed: %s", claim.node.id, exc.orig)
-            self.fail(claim, f"the result of node {claim.node.id} could not be stored: "
-                             f"{type(exc.orig).__name__}: {str(exc.orig).splitlines()[0]}", None, retryable=False)
+            return self.fail(claim, f"the result of node {claim.node.id} could not be stored: "
+                                    f"{type(exc.orig).__name__}: {str(exc.orig).splitlines()[0]}", None,
+                             retryable=False)[1]
+        return None
 
     def _record_once(self, claim: Claim, node_type: NodeType | None, result: Any) -> None:
         self.atomic(claim.execution_id, lambda txn: self._record(txn, claim, node_type, result),
                     read=self._neighbourhood(claim))
 
-    def fail(self, claim: Claim, message: str, traceback: str | None, retryable: bool = True) -> bool:
-        """Record a failed attempt; True when another attempt was queued."""
+    def fail(self, claim: Claim, message: str, traceback: str | None, retryable: bool = True) -> tuple[bool, str]:
+        """Record a failed attempt; returns whether another attempt was queued, and the
+        message as stored (the node's secrets masked), the only form to show or log."""
         message, traceback = redact_values(message, claim.secrets), redact_values(traceback, claim.secrets)
 
         def body(txn: Transaction) -> bool:
@@ -305,7 +308,7 @@ class Engine:
             self._write_records(txn, step, claim)
             txn.fail_attempt(step, message, traceback, retryable=retryable, **self._input(claim))
             return step.status == S.QUEUED
-        return bool(self.atomic(claim.execution_id, body, read=self._neighbourhood(claim)))
+        return bool(self.atomic(claim.execution_id, body, read=self._neighbourhood(claim))), message
 
     def _neighbourhood(self, claim: Claim) -> set[str]:
         """The claimed node, its successors and their sources: what recording it reads."""

@@ -70,13 +70,13 @@ def run_step(engine: Engine, step_id: uuid.UUID, execution_id: uuid.UUID, worker
         return _failed(engine, claim, started, str(exc), None, retryable=exc.retryable)
     except Exception as exc:  # a bug or an unexpected error in the node: shown with its traceback
         return _failed(engine, claim, started, f"{type(exc).__name__}: {exc}", traceback.format_exc())
-    engine.record(claim, node_type, result)
-    metrics.attempt_ended(claim.node.type, time.monotonic() - started, failed=False)
-    return None
+    error = engine.record(claim, node_type, result)
+    metrics.attempt_ended(claim.node.type, time.monotonic() - started, failed=error is not None)
+    return error
 
 
 def _failed(engine: Engine, claim: Claim, started: float, error: str, trace: str | None,
             retryable: bool = True) -> str:
-    will_retry = engine.fail(claim, error, trace, retryable)
+    will_retry, shown = engine.fail(claim, error, trace, retryable)
     metrics.attempt_ended(claim.node.type, time.monotonic() - started, failed=True, will_retry=will_retry)
-    return error
+    return shown

@@ -71,7 +71,7 @@ def test_run_map_example_with_its_child_workflow(tmp_path, example_service):
                      "--input", json.dumps({"base_url": example_service, "topics": ["python", "agents"]}))
     assert result.returncode == 0, result.stdout + result.stderr
     output = json.loads(result.stdout[result.stdout.rindex("\n{"):])
-    assert output["topics"] == ["python", "agents"] and output["articles"] == 4
+    assert output["topics"] == ["python", "agents"] and output["articles"] == 5
     assert output["words"] > 0
 
 
