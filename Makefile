@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv test browser
+.PHONY: venv test tools
 
 $(BIN)/orchestrator: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,18 +17,22 @@ $(BIN)/orchestrator: pyproject.toml constraints.txt
 venv: $(BIN)/orchestrator
 
 # ruff and the import-linter layers contract (.importlinter) run first.
-test: venv browser
+test: venv tools
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
-# The console's browser tests drive Debian's chromium: installed here when missing and running
-# as root with apt-get; otherwise those tests are skipped, saying why.
-browser:
-	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+# The console's browser tests drive Debian's chromium, and the metrics tests check /metrics
+# with promtool (Debian's prometheus): installed here when missing and running as root with
+# apt-get; otherwise those tests are skipped, saying why.
+tools:
+	@missing=""; \
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || missing="chromium chromium-driver"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
-	  else echo "chromium or chromedriver not found: the console's browser tests will be skipped"; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else echo "not installed: $$missing (their tests will be skipped)"; fi; \
 	fi
 
 # The examples run on the embedded default (SQLite, no servers) against a small local

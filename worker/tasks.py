@@ -15,7 +15,8 @@ from sqlalchemy.exc import OperationalError
 from orchestrator.composition import build_engine
 from orchestrator.config import Settings
 from orchestrator.db.session import get_engine
-from orchestrator.engine import Engine, run_step, sweep
+from orchestrator.db.types import utcnow
+from orchestrator.engine import Engine, next_due, run_step, sweep
 from worker import metrics as worker_metrics
 from worker.dispatch import RUN_STEP, CeleryDispatcher
 
@@ -51,10 +52,15 @@ def register(app: Celery, settings: Settings) -> None:
     stop = threading.Event()
 
     def sweep_forever() -> None:
-        interval = settings.sweep_interval_seconds
-        while not stop.wait(interval):
+        """Sweep every interval, or sooner when a parked step (a short delay) falls due."""
+        interval, pause = settings.sweep_interval_seconds, settings.sweep_interval_seconds
+        while not stop.wait(pause):
+            pause = interval
             try:
                 sweep(engine_of(app))
+                due = next_due(engine_of(app))
+                if due is not None:
+                    pause = min(interval, max(0.02, (due - utcnow()).total_seconds()))
             except Exception:  # the database or broker is away: try again next round
                 log.exception("maintenance sweep failed; retrying in %ss", interval)
 

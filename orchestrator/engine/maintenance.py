@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import aliased
 
 from orchestrator import metrics
@@ -91,6 +91,14 @@ def sweep(engine: Engine) -> int:
         engine.next_prune_at = now if pruned == PRUNE_BATCH else now + PRUNE_EVERY   # a full batch: more to do
     return (len(to_send) + len(expired_leases) + len(delays_due) + len(approvals_due) + len(overdue) + len(orphans)
             + pruned)
+
+
+def next_due(engine: Engine) -> datetime | None:
+    """When the next parked step falls due (a delay, or a turn or retry left to the sweeper),
+    so that the sweeper can sleep until then rather than a whole interval."""
+    with engine.sessions() as session:
+        return session.scalar(select(func.min(ExecutionStep.not_before)).where(
+            ExecutionStep.status.in_([S.WAITING.value, S.QUEUED.value]), ExecutionStep.not_before > utcnow()))
 
 
 def prune_events(engine: Engine, now: datetime) -> int:
