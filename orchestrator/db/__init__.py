@@ -1,6 +1,6 @@
 """Database layer: engine and sessions, and the models (one module per aggregate)."""
 from orchestrator.db.accounts import ApiKey, User
-from orchestrator.db.agents import Agent, Credential, Provider, Squad, SquadMember
+from orchestrator.db.agents import Agent, Credential, Provider, Squad, SquadMember, Team, Tool
 from orchestrator.db.base import Base
 from orchestrator.db.executions import (
     A2AMessage,
@@ -21,6 +21,7 @@ from orchestrator.db.workflows import Edge, Node, Workflow, WorkflowTemplate, Wo
 __all__ = [
     "A2AMessage", "Agent", "ApiKey", "Base", "Credential", "Edge", "Endpoint", "Execution", "ExecutionEvent",
     "ExecutionStep", "HumanApproval", "LLMModel", "Node", "Provider", "ScheduleFire", "ScheduledWorkflow",
-    "Secret", "SharedContext", "Squad", "SquadMember", "StepCall", "StepCheckpoint", "StructuredOutput", "UsageMetric",
+    "Secret", "SharedContext", "Squad", "SquadMember", "StepCall", "StepCheckpoint", "StructuredOutput", "Team", "Tool",
+    "UsageMetric",
     "User", "Workflow", "WorkflowNodeHistory", "WorkflowTemplate", "WorkflowVersion",
 ]
