@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from orchestrator.engine import NotAllowed, Unknown
-from orchestrator.services.errors import Conflict, Invalid, NotFound
+from orchestrator.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 DOMAIN: dict[type[Exception], tuple[int, str | None]] = {
     NotFound: (404, None),
     Unknown: (404, None),
+    Forbidden: (403, None),
     Conflict: (409, None),
     NotAllowed: (409, None),
     Invalid: (422, None),

@@ -31,5 +31,9 @@ class Conflict(DomainError):
     """The state or an idempotency key does not allow the request."""
 
 
+class Forbidden(DomainError):
+    """The caller may see the resource but not do this to it (an admin's decision)."""
+
+
 class Invalid(DomainError):
     """A definition or an input fails validation."""
