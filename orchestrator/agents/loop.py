@@ -22,7 +22,7 @@ from orchestrator.db.types import utcnow
 from orchestrator.llm.clients import SCHEMA_INSTRUCTION
 from orchestrator.llm.completion import REPAIR_PROMPT, Completion, parse_json, schema_errors
 from orchestrator.llm.redaction import Redactor
-from orchestrator.nodes.base import ApprovalRequest, CallRecord, Continue, NodeContext, NodeError
+from orchestrator.nodes.base import ApprovalRequest, CallRecord, Continue, NodeContext, NodeError, Suspend
 from orchestrator.services.agents import agent_by_name
 from orchestrator.states import AgentStatus
 
@@ -70,6 +70,15 @@ class Outcome:
     not_before: datetime | None = None
     approval: ApprovalRequest | None = None
     message: str = ""
+
+
+def node_result(outcome: Outcome, state: Any) -> Any:
+    """What a node's ``run`` returns for a turn's outcome, ``state`` being its checkpoint."""
+    if outcome.kind == "done":
+        return outcome.output
+    if outcome.kind == "approval":
+        return Suspend(approval=outcome.approval, state=state)
+    return Continue(state, not_before=outcome.not_before, message=outcome.message)
 
 
 def first_state(spec: AgentSpec, prompt: str) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from orchestrator.agents.loop import AgentLoop, first_state, resolve_agent
-from orchestrator.nodes.base import Continue, NodeContext, NodeType, Suspend
+from orchestrator.agents.loop import AgentLoop, first_state, node_result, resolve_agent
+from orchestrator.nodes.base import NodeContext, NodeType
 from orchestrator.nodes.llm import MODEL_REF
 
 NAMESPACE = validate.Length(1, 100)
@@ -66,9 +66,4 @@ class AgentNode(NodeType):
                          read=config["context"].get("read"), write=config["context"].get("write"),
                          approval=config["approval"])
         state = ctx.checkpoint or first_state(spec, config["prompt"])
-        outcome = loop.turn(state)
-        if outcome.kind == "done":
-            return outcome.output
-        if outcome.kind == "approval":
-            return Suspend(approval=outcome.approval, state=state)
-        return Continue(state, not_before=outcome.not_before, message=outcome.message)
+        return node_result(loop.turn(state), state)

@@ -9,11 +9,15 @@ import pytest
 from sqlalchemy import select
 
 from examples import llm_server as llm
-from orchestrator.db import A2AMessage, Execution, StepCall, Tool
+from orchestrator.db import A2AMessage, Execution, Tool
 from orchestrator.nodes.base import Suspend
 from orchestrator.services import agents, api_keys, approvals, workflows
-from tests.integration.test_llm_e2e import calls_of, fresh_provider, provider_server, stack  # noqa: F401 - fixtures
+from tests.integration import test_llm_e2e as llm_e2e
 from tests.support.stack import finished, submit, wait_until
+
+# The LLM end-to-end stack: the offline provider, providers acme and backup with models m1 and m2.
+provider_server, stack, fresh_provider, calls_of = \
+    llm_e2e.provider_server, llm_e2e.stack, llm_e2e.fresh_provider, llm_e2e.calls_of
 
 pytestmark = pytest.mark.integration
 ARGS = {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}
@@ -218,3 +222,144 @@ def test_a_worker_killed_mid_loop_resumes_from_its_last_turn(stack, provider_ser
         if "w1" not in workers.procs:
             workers.start("w1")
         workers.start("w2")
+
+
+# -- teams ---------------------------------------------------------------------------------------
+
+MEMBERS = [{"name": "researcher", "agent": {"model": "acme/m1", "instructions": "Find facts."}},
+           {"name": "writer", "agent": {"model": "acme/m1", "instructions": "Write."}}]
+
+
+def team_workflow(topology, **config):
+    return {"name": "team", "nodes": [{"id": "crew", "type": "team",
+                                       "config": {"team": topology, "task": "{{ input.task }}", **config}}]}
+
+
+def hand_overs(stack, execution_id):
+    with stack.engine.sessions() as s:
+        return [(m.from_node, m.to_node, m.message_type) for m in s.scalars(
+            select(A2AMessage).where(A2AMessage.execution_id == execution_id).order_by(A2AMessage.created_at))]
+
+
+def of_kind(events, kind, key):
+    return [e.data[key] for e in events if e.event_type == kind]
+
+
+def test_sequential_team_passes_each_result_on(stack, provider_server):
+    provider_server.script(llm.text("facts: the sea is salty"), llm.text("An essay on salt."))
+    execution_id = submit(stack, team_workflow({"type": "sequential", "members": MEMBERS}), {"task": "Salt?"})
+    execution, steps, events = finished(stack, execution_id)
+    assert execution.status == "completed", execution.error_message
+    output = steps["crew"].output
+    assert (output["final"], output["stop_reason"], output["iterations"]) == ("An essay on salt.", "final", 2)
+    assert "facts: the sea is salty" in provider_server.requests[1].messages[-1]["content"]
+    assert hand_overs(stack, execution_id) == [
+        ("crew:team", "crew:researcher", "task"), ("crew:researcher", "crew:team", "result"),
+        ("crew:team", "crew:writer", "task"), ("crew:writer", "crew:team", "result"),
+        ("crew:team", "crew:output", "final")]
+    assert of_kind(events, "agent_message", "member") == ["researcher", "writer"]
+    assert output["usage"]["total_tokens"] == execution.total_tokens == \
+        sum(m["usage"]["total_tokens"] for m in output["members"].values())
+
+
+def test_round_robin_team_stops_on_terminate_on(stack, provider_server):
+    provider_server.script(llm.text("a draft"), llm.text("fine as it is TERMINATE"))
+    execution_id = submit(stack, team_workflow({"type": "round_robin", "members": MEMBERS}), {"task": "Draft"})
+    execution, steps, events = finished(stack, execution_id)
+    assert execution.status == "completed", execution.error_message
+    output = steps["crew"].output
+    assert (output["final"], output["stop_reason"], output["iterations"]) == ("fine as it is", "terminate_on", 2)
+    assert "researcher: a draft" in provider_server.requests[1].messages[-1]["content"]
+    assert [m for m in hand_overs(stack, execution_id) if m[2] != "task"] == [
+        ("crew:researcher", "crew:team", "result"), ("crew:writer", "crew:team", "result"),
+        ("crew:team", "crew:output", "final")]
+
+
+def test_round_robin_team_stops_at_max_iterations(stack, provider_server):
+    execution_id = submit(stack, team_workflow({"type": "round_robin", "members": MEMBERS}, max_iterations=3),
+                          {"task": "Chat"})
+    execution, steps, _ = finished(stack, execution_id)
+    assert (steps["crew"].output["stop_reason"], steps["crew"].output["iterations"]) == ("max_iterations", 3)
+
+
+SUPERVISED = {"type": "supervisor", "supervisor": {"model": "acme/m1", "instructions": "Be brief."},
+              "members": MEMBERS}
+
+
+def test_supervisor_team_decides_each_round(stack, provider_server):
+    provider_server.script(llm.json_reply({"next": "researcher", "instruction": "find facts"}),
+                           llm.text("salt is NaCl"),
+                           llm.json_reply({"next": "writer", "instruction": "write it up"}),
+                           llm.text("Salt, or NaCl, is common."),
+                           llm.json_reply({"next": "FINISH", "instruction": "done"}))
+    execution_id = submit(stack, team_workflow(SUPERVISED), {"task": "Explain salt"})
+    execution, steps, events = finished(stack, execution_id)
+    assert execution.status == "completed", execution.error_message
+    output = steps["crew"].output
+    assert (output["final"], output["stop_reason"], output["iterations"]) == \
+        ("Salt, or NaCl, is common.", "final", 2)
+    assert of_kind(events, "supervisor_decision", "next") == ["researcher", "writer", "FINISH"]
+    assert [e.event_type for e in events if e.event_type in ("supervisor_decision", "agent_message")] == [
+        "supervisor_decision", "agent_message", "supervisor_decision", "agent_message", "supervisor_decision"]
+    assert hand_overs(stack, execution_id) == [
+        ("crew:supervisor", "crew:researcher", "task"), ("crew:researcher", "crew:supervisor", "result"),
+        ("crew:supervisor", "crew:writer", "task"), ("crew:writer", "crew:supervisor", "result"),
+        ("crew:supervisor", "crew:output", "final")]
+    first = provider_server.requests[0].body
+    assert first["response_format"]["json_schema"]["schema"]["properties"]["next"]["enum"] == \
+        ["researcher", "writer", "FINISH"]
+    assert provider_server.requests[1].messages[-1]["content"].startswith("find facts")
+    # usage: the members' and the supervisor's calls
+    assert output["usage"]["total_tokens"] == execution.total_tokens
+
+
+def test_supervisor_naming_an_unknown_member_is_re_asked_once(stack, provider_server):
+    provider_server.script(llm.json_reply({"next": "ghost", "instruction": "boo"}),
+                           llm.json_reply({"next": "writer", "instruction": "write"}),
+                           llm.text("written"),
+                           llm.json_reply({"next": "FINISH", "instruction": ""}))
+    execution_id = submit(stack, team_workflow(SUPERVISED), {"task": "t"})
+    execution, steps, events = finished(stack, execution_id)
+    assert execution.status == "completed", execution.error_message
+    assert of_kind(events, "supervisor_decision", "valid") == [False, True, True]
+    assert "\"ghost\" is not a member" in provider_server.requests[1].messages[-1]["content"]
+    assert steps["crew"].output["final"] == "written"
+
+
+def test_supervisor_naming_unknown_members_twice_fails(stack, provider_server):
+    provider_server.script(llm.json_reply({"next": "ghost", "instruction": "boo"}),
+                           llm.json_reply({"next": "phantom", "instruction": "boo"}))
+    execution_id = submit(stack, team_workflow(SUPERVISED), {"task": "t"})
+    execution, steps, _ = finished(stack, execution_id)
+    assert execution.status == "failed"
+    assert steps["crew"].error_message == ("the supervisor of team 'crew' named 'phantom', not one of researcher, "
+                                           "writer, FINISH, after a repair attempt")
+
+
+def test_team_timeout_bounds_the_whole_team(stack, provider_server):
+    provider_server.script(llm.delay(1.5, llm.text("slow facts")))
+    execution_id = submit(stack, team_workflow({"type": "sequential", "members": MEMBERS}, timeout_seconds=1),
+                          {"task": "t"})
+    execution, steps, _ = finished(stack, execution_id)
+    assert execution.status == "failed"
+    assert steps["crew"].error_message == "team 'crew' timed out after 1 s (1 member turn(s) done)"
+    assert len(provider_server.requests) == 1
+
+
+def test_a_stored_team_drawing_on_a_squad_led_by_its_leader(stack, provider_server):
+    with stack.engine.sessions.begin() as s:
+        owner = s.merge(stack.owner)
+        lead = agents.create_agent(s, owner, "lead", model="acme/m1", start="", goal="", instructions="You lead.")
+        worker = agents.create_agent(s, owner, "worker", model="acme/m1", start="", goal="")
+        squad = agents.create_squad(s, owner, "crew-squad")
+        agents.add_member(s, owner, squad.id, lead.id, "leader")
+        agents.add_member(s, owner, squad.id, worker.id, "member")
+        agents.create_team(s, owner, "squad-team", {"type": "supervisor", "squad_id": str(squad.id)})
+    provider_server.script(llm.json_reply({"next": "worker", "instruction": "do it"}), llm.text("done it"),
+                           llm.json_reply({"next": "FINISH", "instruction": ""}))
+    execution_id = submit(stack, team_workflow("squad-team"), {"task": "t"})
+    execution, steps, _ = finished(stack, execution_id)
+    assert execution.status == "completed", execution.error_message
+    assert steps["crew"].output["final"] == "done it"
+    assert provider_server.requests[0].messages[0]["content"].startswith("You lead.")
+    assert list(steps["crew"].output["members"]) == ["worker"]
