@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from examples import llm_server as llm
-from orchestrator.db import A2AMessage, Execution, Tool
+from orchestrator.db import A2AMessage, Execution, Tool, WorkflowTemplate
 from orchestrator.nodes.base import Suspend
-from orchestrator.services import agents, api_keys, approvals, workflows
+from orchestrator.services import agents, api_keys, approvals, executions, templates, workflows
 from tests.integration import test_llm_e2e as llm_e2e
 from tests.support.stack import finished, submit, wait_until
 
@@ -363,3 +363,32 @@ def test_a_stored_team_drawing_on_a_squad_led_by_its_leader(stack, provider_serv
     assert steps["crew"].output["final"] == "done it"
     assert provider_server.requests[0].messages[0]["content"].startswith("You lead.")
     assert list(steps["crew"].output["members"]) == ["worker"]
+
+
+# -- built-in templates --------------------------------------------------------------------------
+
+def test_every_builtin_template_instantiates_and_runs(stack, provider_server):
+    with stack.engine.sessions() as s:
+        builtin = {t.name: t.id for t in templates.list_templates(s, stack.owner).items if t.is_builtin}
+    assert set(builtin) == {"Research digest", "Approval-gated publishing", "Supervisor team Q&A", "Scheduled report"}
+    inputs = {"Research digest": {"url": stack.http.url + "/article"},
+              "Approval-gated publishing": {"topic": "salt", "publish_url": stack.http.url + "/posts"},
+              "Supervisor team Q&A": {"question": "Why is the sea salty?"},
+              "Scheduled report": {"source_url": stack.http.url + "/metrics"}}
+    for name, template_id in builtin.items():
+        with stack.engine.sessions.begin() as s:
+            workflow = templates.instantiate(s, stack.engine.keyring, s.merge(stack.owner), template_id)
+        execution_id = executions.submit(stack.engine, stack.owner, workflow.id,
+                                         {**inputs[name], "model": "acme/m1"})[0].id
+        if name == "Approval-gated publishing":
+            wait_until(stack, execution_id, lambda e, steps, _: steps.get("review") is not None
+                       and steps["review"].status == "waiting")
+            with stack.engine.sessions() as s:
+                [pending] = approvals.list_approvals(s, stack.owner, status="pending").items
+            approvals.decide(stack.engine, True, approval_id=pending.id, owner=stack.owner)
+        execution, steps, _ = finished(stack, execution_id)
+        assert execution.status == "completed", (name, execution.error_message)
+        assert execution.output, name
+        with stack.engine.sessions() as s:
+            assert s.get(WorkflowTemplate, template_id).usage_count >= 1
+    assert stack.http.hits["/posts"] == 1
