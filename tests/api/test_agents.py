@@ -2,6 +2,14 @@
 topology checks naming the culprit, squads publishing, templates counting their use."""
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from orchestrator.agents.templates import BUILTIN_TEMPLATES
+from orchestrator.db import WorkflowTemplate
+from orchestrator.db.migrate import install_templates
+from orchestrator.db.session import transaction
+from orchestrator.services.templates import install_builtin
+
 HTTP_TOOL = {"kind": "http", "method": "GET", "url": "http://127.0.0.1:9/items/{{ arguments.id }}"}
 
 
@@ -115,3 +123,16 @@ def test_templates_instantiate_and_count(client, other):
     assert client.get(f"/api/v1/templates/{created.json['id']}").json["usage_count"] == 1
     assert [t["name"] for t in client.get("/api/v1/templates?category=demo").json["items"]] == ["hello"]
     assert other.get(f"/api/v1/templates/{created.json['id']}").status_code == 404
+
+
+def test_builtin_templates_install_once_and_update(migrated_settings):
+    assert install_templates() == 0                      # db upgrade installed them already
+    with transaction() as s:
+        rows = s.scalars(select(WorkflowTemplate).where(WorkflowTemplate.is_builtin)).all()
+        assert sorted(r.name for r in rows) == sorted(t["name"] for t in BUILTIN_TEMPLATES)
+        changed = [{**BUILTIN_TEMPLATES[0], "description": "new words"}]
+        assert install_builtin(s, changed) == 1
+    with transaction() as s:
+        assert s.scalar(select(WorkflowTemplate.description).where(
+            WorkflowTemplate.name == BUILTIN_TEMPLATES[0]["name"])) == "new words"
+    assert install_templates() == 1                      # and back to what ships
