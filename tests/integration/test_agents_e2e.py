@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from examples import llm_server as llm
-from orchestrator.db import A2AMessage, Execution, Tool, WorkflowTemplate
+from orchestrator.db import A2AMessage, Execution, HumanApproval, Tool, WorkflowTemplate
 from orchestrator.nodes.base import Suspend
 from orchestrator.services import agents, api_keys, approvals, executions, templates, workflows
 from tests.integration import test_llm_e2e as llm_e2e
@@ -190,13 +190,39 @@ def test_a_tool_needing_approval_waits_then_runs(stack, admin, provider_server, 
     execution_id = submit(stack, agent_workflow(agent={"model": "acme/m1", "tools": ["publish"]}), {"question": "q"})
     _, steps, _ = wait_until(stack, execution_id, lambda e, steps, _: steps["assist"].status == "waiting")
     assert stack.http.hits["/publish"] == 0
-    [pending] = approvals.list_approvals(stack.engine.sessions(), stack.owner, status="pending").items
-    assert pending.details == {"agent": "assist", "tool": "publish", "arguments": {"id": "9"}}
-    approvals.decide(stack.engine, True, approval_id=pending.id, owner=stack.owner)
+    assert pending_details(stack, execution_id) == {"agent": "assist", "tool": "publish", "arguments": {"id": "9"}}
+    approvals.decide(stack.engine, True, approval_id=pending_id(stack, execution_id), owner=stack.owner)
     execution, steps, _ = finished(stack, execution_id)
     assert execution.status == "completed", execution.error_message
     assert stack.http.hits["/publish"] == 1
     assert steps["assist"].output["tool_calls"] == [{"name": "publish", "arguments": {"id": "9"}, "status": "ok"}]
+
+
+@resumable_approvals
+def test_a_tool_node_needing_approval_fails_when_rejected(stack, admin, tools):
+    make_tool(stack, admin, "wipe", {"kind": "http", "method": "DELETE", "url": stack.http.url + "/wipe"},
+              requires_approval=True)
+    execution_id = submit(stack, {"name": "t", "nodes": [
+        {"id": "call", "type": "tool", "config": {"tool": "wipe", "arguments": {"id": "all"}}}]})
+    wait_until(stack, execution_id, lambda e, steps, _: steps["call"].status == "waiting")
+    assert pending_details(stack, execution_id) == {"tool": "wipe", "arguments": {"id": "all"}}
+    approvals.decide(stack.engine, False, approval_id=pending_id(stack, execution_id), owner=stack.owner)
+    execution, steps, _ = finished(stack, execution_id)
+    assert execution.status == "failed"
+    assert steps["call"].error_message == "the call of tool 'wipe' was rejected by a person"
+    assert stack.http.hits["/wipe"] == 0
+
+
+def pending_id(stack, execution_id):
+    with stack.engine.sessions() as s:
+        return s.scalar(select(HumanApproval.id).where(HumanApproval.execution_id == execution_id,
+                                                       HumanApproval.status == "pending"))
+
+
+def pending_details(stack, execution_id):
+    with stack.engine.sessions() as s:
+        return s.scalar(select(HumanApproval.details).where(HumanApproval.execution_id == execution_id,
+                                                            HumanApproval.status == "pending"))
 
 
 def test_a_worker_killed_mid_loop_resumes_from_its_last_turn(stack, provider_server, tools):
