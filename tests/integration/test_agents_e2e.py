@@ -11,7 +11,7 @@ from sqlalchemy import select
 from examples import llm_server as llm
 from orchestrator.db import A2AMessage, Execution, HumanApproval, Tool, WorkflowTemplate
 from orchestrator.nodes.base import Suspend
-from orchestrator.services import agents, api_keys, approvals, executions, templates, workflows
+from orchestrator.services import agents, api_keys, approvals, executions, providers, templates, workflows
 from tests.integration import test_llm_e2e as llm_e2e
 from tests.support.stack import finished, submit, wait_until
 
@@ -85,6 +85,28 @@ def test_an_agent_calls_two_tools_then_answers(stack, provider_server, tools):
     assert [(e.data["tool"], e.data["status"]) for e in events if e.event_type == "tool_call"] == \
         [("lookup", "ok"), ("weather", "ok")]
     assert stack.http.idempotency_keys[-2:] == [f"{execution_id}:assist:1:1", f"{execution_id}:assist:1:3"]
+
+
+def test_an_agent_on_the_anthropic_protocol_gets_tool_use_and_tool_result_blocks(stack, provider_server, tools):
+    with stack.engine.sessions.begin() as s:
+        owner = s.merge(stack.owner)
+        provider = providers.create_provider(s, owner, "claude", "anthropic")
+        providers.create_endpoint(s, stack.engine.settings, owner, provider.id, "main", provider_server.url)
+        providers.create_model(s, owner, provider.id, "c1", input_price=1.0, output_price=5.0)
+        providers.create_credential(s, stack.engine.keyring, owner, provider.id, "sk-ant-e2e-0123456789abcdef")
+    provider_server.script(llm.tool_call("lookup", {"id": "5"}), llm.text("item 5 exists"))
+    execution_id = submit(stack, agent_workflow(agent={"model": "claude/c1", "tools": ["lookup"],
+                                                       "instructions": "Be brief."}), {"question": "Item 5?"})
+    execution, steps, _ = finished(stack, execution_id)
+    assert execution.status == "completed", execution.error_message
+    assert steps["assist"].output["text"] == "item 5 exists"
+    first, second = provider_server.requests
+    assert first.protocol == "anthropic" and first.body["tools"][0]["name"] == "lookup"
+    assert first.body["tools"][0]["input_schema"] == ARGS and first.body["system"] == "Be brief."
+    assistant, result = second.messages[-2:]
+    assert [b["type"] for b in assistant["content"]] == ["tool_use"] and assistant["content"][0]["input"] == {"id": "5"}
+    assert result["role"] == "user" and result["content"][0]["type"] == "tool_result"
+    assert result["content"][0]["tool_use_id"] == assistant["content"][0]["id"]
 
 
 def test_max_iterations_ends_the_loop(stack, provider_server, tools):
