@@ -10,8 +10,8 @@ from orchestrator.states import SquadStatus
 class SquadChangeSchema(Schema):
     name = fields.String(validate=validate.Length(1, 255))
     description = fields.String(allow_none=True, validate=validate.Length(max=10_000))
-    price_per_execution = fields.Decimal(allow_none=True, as_string=False, places=6,
-                                         validate=validate.Range(0, 10_000))
+    price_per_execution = fields.Float(allow_none=True, validate=validate.Range(0, 10_000),
+                                       metadata={"description": "Stored for a marketplace; not charged"})
     status = fields.String(validate=validate.OneOf([SquadStatus.DRAFT.value, SquadStatus.INACTIVE.value]),
                            metadata={"description": "publish makes it active"})
 
