@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from orchestrator.agents import context as shared
+from orchestrator.agents.catalog import agent_by_name
 from orchestrator.agents.tools import ToolSpec, call_http, check_arguments, is_workflow, load_tool
 from orchestrator.db import Agent
 from orchestrator.db.types import utcnow
@@ -23,7 +24,6 @@ from orchestrator.llm.clients import SCHEMA_INSTRUCTION
 from orchestrator.llm.completion import REPAIR_PROMPT, Completion, parse_json, schema_errors
 from orchestrator.llm.redaction import Redactor
 from orchestrator.nodes.base import ApprovalRequest, CallRecord, Continue, NodeContext, NodeError, Suspend
-from orchestrator.services.agents import agent_by_name
 from orchestrator.states import AgentStatus
 
 DEFAULT_APPROVAL_SECONDS = 86_400

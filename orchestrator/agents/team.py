@@ -22,13 +22,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from orchestrator.agents.catalog import LEADER, squad_roster
 from orchestrator.agents.loop import AgentLoop, AgentSpec, Outcome, first_state, resolve_agent, usage_of
 from orchestrator.agents.topology import topology_errors
 from orchestrator.db import Team
 from orchestrator.db.types import utcnow
 from orchestrator.llm.completion import Completion, parse_json
 from orchestrator.nodes.base import Continue, NodeContext, NodeError
-from orchestrator.services.agents import LEADER, squad_roster
 from orchestrator.states import TeamStatus, Topology
 
 FINISH = "FINISH"

@@ -15,7 +15,7 @@ from orchestrator.llm.completion import schema_errors
 from orchestrator.llm.redaction import Redactor
 from orchestrator.nodes.base import CallRecord, ChildRun, NodeContext, NodeError
 from orchestrator.nodes.http import RETRYABLE_CLIENT_ERRORS, decode_body, describe_url, safe_request
-from orchestrator.services.agents import usable_tool
+from orchestrator.agents.catalog import usable_tool
 from orchestrator.states import ToolKind, ToolStatus
 
 DEFAULT_TIMEOUT_SECONDS = 30.0

@@ -10,14 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from orchestrator.agents.catalog import LEADER, agent_by_name, usable_tool
 from orchestrator.agents.topology import named_agents, topology_errors
 from orchestrator.db import Agent, Squad, SquadMember, Team, Tool, User
 from orchestrator.db.types import utcnow
 from orchestrator.services.errors import Conflict, Forbidden, Invalid, NotFound, owned
 from orchestrator.services.pagination import DEFAULT_LIMIT, Page, list_owned, paginate
 from orchestrator.states import SquadStatus, ToolStatus, ToolVisibility
-
-LEADER = "leader"
 
 
 def _flush(session: Session, what: str) -> None:
@@ -43,7 +42,7 @@ def check_json_schema(schema: Any, field: str) -> None:
 # agents
 
 def _check_agent_tools(session: Session, owner: User, names: list[str]) -> None:
-    missing = [name for name in names if usable_tool(session, owner, name) is None]
+    missing = [name for name in names if usable_tool(session, owner.id, name) is None]
     if missing:
         raise Invalid(f"unknown tool(s): {', '.join(missing)}",
                       {"tools": [f"no tool named {name!r} (yours or shared)" for name in missing]})
@@ -66,10 +65,6 @@ def list_agents(session: Session, owner: User, *, cursor: str | None = None, lim
 
 def get_agent(session: Session, owner: User, agent_id: uuid.UUID) -> Agent:
     return owned(session, Agent, agent_id, owner, "agent")
-
-
-def agent_by_name(session: Session, owner_id: uuid.UUID, name: str) -> Agent | None:
-    return session.scalar(select(Agent).where(Agent.owner_id == owner_id, Agent.name == name))
 
 
 def update_agent(session: Session, owner: User, agent_id: uuid.UUID, **changes: Any) -> Agent:
@@ -151,14 +146,6 @@ def review_tool(session: Session, admin: User, tool_id: uuid.UUID, approved: boo
     tool.reviewed_by, tool.reviewed_at = admin.id, utcnow()
     session.flush()
     return tool
-
-
-def usable_tool(session: Session, owner: User | uuid.UUID, name: str) -> Tool | None:
-    """The tool ``name`` for ``owner``: their own, else a shared one (the oldest); any status."""
-    owner_id = owner.id if isinstance(owner, User) else owner
-    return session.scalar(select(Tool).where(
-        Tool.name == name, (Tool.owner_id == owner_id) | (Tool.visibility == ToolVisibility.SHARED.value))
-        .order_by((Tool.owner_id == owner_id).desc(), Tool.created_at).limit(1))
 
 
 # teams
@@ -301,12 +288,3 @@ def remove_member(session: Session, owner: User, squad_id: uuid.UUID, agent_id: 
         raise NotFound(f"agent {agent_id} is not in squad {squad.name!r}")
     session.delete(member)
     session.flush()
-
-
-def squad_roster(session: Session, owner_id: uuid.UUID, squad_id: Any) -> list[tuple[str, Agent]]:
-    """(role, agent) of a squad's members, in the order they joined (for a team drawing on it)."""
-    return [(role, agent) for role, agent in session.execute(
-        select(SquadMember.role, Agent).join(Agent, Agent.id == SquadMember.agent_id)
-        .join(Squad, Squad.id == SquadMember.squad_id)
-        .where(Squad.id == uuid.UUID(str(squad_id)), Squad.creator_id == owner_id)
-        .order_by(SquadMember.added_at, SquadMember.id))]

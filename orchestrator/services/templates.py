@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from orchestrator.agents.templates import BUILTIN_TEMPLATES
 from orchestrator.crypto import KeyRing
 from orchestrator.db import User, Workflow, WorkflowTemplate
 from orchestrator.services import workflows
@@ -63,9 +64,9 @@ def instantiate(session: Session, keyring: KeyRing, owner: User, template_id: uu
     return workflow
 
 
-def install_builtin(session: Session, shipped: list[dict[str, Any]]) -> int:
+def install_builtin(session: Session, shipped: list[dict[str, Any]] = BUILTIN_TEMPLATES) -> int:
     """Add or update the shipped templates (matched by name among the built-in ones); idempotent.
-    Returns how many rows changed."""
+    Returns how many rows changed. ``orchestrator db upgrade`` (and standalone) run it."""
     changed = 0
     for spec in shipped:
         workflows.validate(spec["definition"])

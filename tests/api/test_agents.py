@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from orchestrator import cli
 from orchestrator.agents.templates import BUILTIN_TEMPLATES
 from orchestrator.db import WorkflowTemplate
-from orchestrator.db.migrate import install_templates
 from orchestrator.db.session import transaction
 from orchestrator.services.templates import install_builtin
 
@@ -125,14 +125,16 @@ def test_templates_instantiate_and_count(client, other):
     assert other.get(f"/api/v1/templates/{created.json['id']}").status_code == 404
 
 
-def test_builtin_templates_install_once_and_update(migrated_settings):
-    assert install_templates() == 0                      # db upgrade installed them already
+def test_db_upgrade_installs_the_builtin_templates_once_and_updates_them(migrated_settings, capsys):
+    assert cli.main(["db", "upgrade"]) == 0
+    assert f"built-in templates: {len(BUILTIN_TEMPLATES)} added or updated" in capsys.readouterr().out
+    assert cli.main(["db", "upgrade"]) == 0
+    assert "built-in templates: 0 added or updated" in capsys.readouterr().out
     with transaction() as s:
         rows = s.scalars(select(WorkflowTemplate).where(WorkflowTemplate.is_builtin)).all()
         assert sorted(r.name for r in rows) == sorted(t["name"] for t in BUILTIN_TEMPLATES)
-        changed = [{**BUILTIN_TEMPLATES[0], "description": "new words"}]
-        assert install_builtin(s, changed) == 1
+        assert install_builtin(s, [{**BUILTIN_TEMPLATES[0], "description": "new words"}]) == 1
     with transaction() as s:
         assert s.scalar(select(WorkflowTemplate.description).where(
             WorkflowTemplate.name == BUILTIN_TEMPLATES[0]["name"])) == "new words"
-    assert install_templates() == 1                      # and back to what ships
+        assert install_builtin(s) == 1                   # back to what ships

@@ -416,6 +416,8 @@ def test_a_stored_team_drawing_on_a_squad_led_by_its_leader(stack, provider_serv
 # -- built-in templates --------------------------------------------------------------------------
 
 def test_every_builtin_template_instantiates_and_runs(stack, provider_server):
+    with stack.engine.sessions.begin() as s:
+        templates.install_builtin(s)                      # as `orchestrator db upgrade` does
     with stack.engine.sessions() as s:
         builtin = {t.name: t.id for t in templates.list_templates(s, stack.owner).items if t.is_builtin}
     assert set(builtin) == {"Research digest", "Approval-gated publishing", "Supervisor team Q&A", "Scheduled report"}
