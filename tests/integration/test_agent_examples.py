@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +16,10 @@ pytestmark = pytest.mark.integration
 
 
 def make(target: str) -> dict:
-    result = subprocess.run(["make", "-s", target, f"EXAMPLE_PORT={free_port()}", f"LLM_PORT={free_port()}"],
+    """``make target`` with the virtual environment running these tests, never reinstalled here."""
+    venv = Path(sys.executable).parent.parent
+    result = subprocess.run(["make", "-s", "-o", f"{venv}/bin/orchestrator", target, f"VENV={venv}",
+                             f"EXAMPLE_PORT={free_port()}", f"LLM_PORT={free_port()}"],
                             cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout[result.stdout.index("\n{") + 1:])
