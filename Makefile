@@ -72,3 +72,27 @@ example-llm: venv
 	echo sk-offline-example-0000 | $(BIN)/orchestrator credentials add offline --alias example && \
 	$(BIN)/orchestrator models add offline digest-1 --input-price 0.15 --output-price 0.6 && \
 	$(BIN)/orchestrator run examples/llm_digest.yaml --input '{"base_url": "http://127.0.0.1:$(EXAMPLE_PORT)"}'
+
+# The agent examples, offline the same way; examples/agents_setup.py stores the tools (approved:
+# they are the admin's), the agents and the team, and scripts the offline provider's answers.
+define with_agents
+	@data=$$(mktemp -d); \
+	$(BIN)/python examples/service.py --port $(EXAMPLE_PORT) >/dev/null 2>&1 & svc=$$!; \
+	$(BIN)/python -m examples.llm_server --port $(LLM_PORT) >/dev/null 2>&1 & llm=$$!; \
+	trap 'kill $$svc $$llm; rm -rf "$$data"' EXIT; \
+	export ORCHESTRATOR_DATA_DIR="$$data" ORCHESTRATOR_HTTP_ALLOW_PRIVATE=1 ORCHESTRATOR_LLM_ALLOW_PRIVATE=1; \
+	$(BIN)/orchestrator db upgrade >/dev/null && \
+	$(BIN)/orchestrator providers add offline --type openai --base-url http://127.0.0.1:$(LLM_PORT)/v1 && \
+	echo sk-offline-example-0000 | $(BIN)/orchestrator credentials add offline --alias example && \
+	$(BIN)/orchestrator models add offline agent-1 --input-price 0.15 --output-price 0.6 && \
+	$(BIN)/python -m examples.agents_setup $(1) --service http://127.0.0.1:$(EXAMPLE_PORT) \
+		--llm http://127.0.0.1:$(LLM_PORT) && \
+	$(BIN)/orchestrator run examples/$(1).yaml
+endef
+
+.PHONY: example-agent example-team
+example-agent: venv
+	$(call with_agents,agent)
+
+example-team: venv
+	$(call with_agents,team)

@@ -24,7 +24,7 @@ from orchestrator.crypto import generate_key, load_keyring
 from orchestrator.db.migrate import upgrade_database
 from orchestrator.db.session import transaction
 from orchestrator.definitions import DefinitionError, parse_definition
-from orchestrator.services import api_keys, audit
+from orchestrator.services import api_keys, audit, templates
 from orchestrator.services.errors import DomainError
 from orchestrator.services.keys import rotate_keys
 from orchestrator.standalone import DEFAULT_PORT, Stack, StartError
@@ -34,6 +34,10 @@ INTERRUPTED = 130       # the shell's code for a process ended by Ctrl-C
 
 def _db(args: argparse.Namespace) -> int:
     upgrade_database(args.revision)
+    if args.revision == "head":
+        with transaction() as session:
+            changed = templates.install_builtin(session)
+        print(f"built-in templates: {changed} added or updated")
     print(f"database at {args.revision}")
     return 0
 

@@ -16,6 +16,7 @@ from orchestrator.engine import Dispatcher, Engine, Transaction
 from orchestrator.engine.sql import Row
 from orchestrator.llm import account
 from orchestrator.nodes.base import NodeContext, NodeError
+from orchestrator.nodes.registry import node_types
 from orchestrator.schedules.bookkeeping import on_execution_ended
 from orchestrator.services import audit, limits
 from orchestrator.services.children import cancel_children, finish_child, start_children
@@ -67,4 +68,7 @@ def build_engine(settings: Settings, dispatcher: Dispatcher, sessions: sessionma
     engine.hooks.turn_recorded.append(account_turn)
     engine.hooks.committing.append(audit_change)
     engine.services = NodeServices(engine.sessions, engine.keyring, settings)
+    # Load the node-type plugins now (the model SDKs take seconds to import), not after a step
+    # is claimed, when the import would run down its lease and the step be taken for lost.
+    node_types()
     return engine

@@ -24,6 +24,7 @@ from orchestrator.crypto import load_keyring
 from orchestrator.db.migrate import upgrade_database
 from orchestrator.db.session import transaction
 from orchestrator.services.api_keys import KEY_PREFIX, ensure_api_key
+from orchestrator.services.templates import install_builtin
 
 API_KEY_FILE = "standalone-api-key"
 DEFAULT_PORT = 8000
@@ -120,6 +121,8 @@ class Stack:
         if self.port:
             check_port_free(self.host, self.port)
         upgrade_database()
+        with transaction(self.settings) as session:
+            install_builtin(session)
         load_keyring(self.settings)     # make the embedded key here, before the children need it
         self.api_key = standalone_api_key(self.settings)
         with transaction(self.settings) as session:

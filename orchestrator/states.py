@@ -98,6 +98,35 @@ class AgentStatus(_Status):
     ARCHIVED = "archived"
 
 
+class ToolStatus(_Status):
+    """Only approved tools run; an admin approves or rejects."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class ToolVisibility(_Status):
+    PRIVATE = "private"      # its owner's only
+    SHARED = "shared"        # runs for every owner
+
+
+class ToolKind(_Status):
+    HTTP = "http"
+    WORKFLOW = "workflow"
+
+
+class TeamStatus(_Status):
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
+class Topology(_Status):
+    SEQUENTIAL = "sequential"
+    ROUND_ROBIN = "round_robin"
+    SUPERVISOR = "supervisor"
+
+
 class ProviderType(_Status):
     """Every type but ``anthropic`` (and ``bedrock``, not supported yet) speaks the OpenAI
     chat-completions protocol."""

@@ -1,6 +1,6 @@
 """Database layer: engine and sessions, and the models (one module per aggregate)."""
 from orchestrator.db.accounts import ApiKey, User
-from orchestrator.db.agents import Agent, Credential, Provider, Squad, SquadMember
+from orchestrator.db.agents import Agent, Credential, Provider, Squad, SquadMember, Team, Tool
 from orchestrator.db.base import Base
 from orchestrator.db.executions import (
     A2AMessage,
@@ -23,6 +23,6 @@ __all__ = [
     "A2AMessage", "Agent", "ApiKey", "AuditLog", "Base", "Credential", "Edge", "Endpoint", "Execution",
     "ExecutionEvent", "ExecutionStep", "HumanApproval", "License", "LLMModel", "Node", "Provider", "ScheduleFire",
     "ScheduledWorkflow", "Secret", "SharedContext", "Squad", "SquadMember", "StepCall", "StepCheckpoint",
-    "StructuredOutput", "UsageCounter", "UsageMetric", "User", "Workflow", "WorkflowNodeHistory", "WorkflowTemplate",
-    "WorkflowVersion",
+    "StructuredOutput", "Team", "Tool", "UsageCounter", "UsageMetric", "User", "Workflow", "WorkflowNodeHistory",
+    "WorkflowTemplate", "WorkflowVersion",
 ]

@@ -100,7 +100,10 @@ class Edge(Base):
 
 class WorkflowTemplate(Base):
     __tablename__ = "workflow_templates"
-    __table_args__ = (Index("ix_workflow_templates_category", "category"),)
+    __table_args__ = (
+        Index("ix_workflow_templates_category", "category"),
+        Index("ix_workflow_templates_is_builtin_name", "is_builtin", "name"),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     name: Mapped[str] = mapped_column(String(255), nullable=False)

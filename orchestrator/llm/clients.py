@@ -122,12 +122,15 @@ def _classify(exc: openai.APIError | anthropic.APIError, target: Target) -> Call
 
 @dataclass(frozen=True)
 class Request:
-    """What to ask: ``messages`` in OpenAI's shape ({role, content}, the system first)."""
+    """What to ask: ``messages`` in OpenAI's shape ({role, content}, the system first; an
+    assistant's ``tool_calls`` and ``tool`` messages with ``tool_call_id`` for function tools);
+    ``tools``: [{name, description, parameters (a JSON Schema)}] the model may call."""
 
-    messages: list[dict[str, str]]
+    messages: list[dict[str, Any]]
     params: dict[str, Any]
     output_schema: dict[str, Any] | None = None
     stream: bool = False
+    tools: tuple[dict[str, Any], ...] = ()
 
 
 def call(target: Target, api_key: str, request: Request, idempotency_key: str,
@@ -155,6 +158,8 @@ def _openai(target: Target, api_key: str, request: Request, idempotency_key: str
     if request.output_schema is not None:
         kwargs["response_format"] = {"type": "json_schema",
                                      "json_schema": {"name": "output", "schema": request.output_schema}}
+    if request.tools:
+        kwargs["tools"] = [{"type": "function", "function": tool} for tool in request.tools]
     with client:
         if not request.stream:
             answer = client.chat.completions.create(**kwargs)
@@ -194,9 +199,12 @@ def _anthropic(target: Target, api_key: str, request: Request, idempotency_key: 
     max_tokens = params.pop("max_tokens", None) or target.max_output_tokens or DEFAULT_MAX_TOKENS
     kwargs: dict[str, Any] = {
         "model": target.model_id, "max_tokens": max_tokens,
-        "messages": [m for m in request.messages if m["role"] != "system"],
+        "messages": _anthropic_messages(request.messages),
         "extra_headers": {"Idempotency-Key": idempotency_key}, "extra_body": params,
     }
+    if request.tools:
+        kwargs["tools"] = [{"name": t["name"], "description": t.get("description", ""),
+                            "input_schema": t["parameters"]} for t in request.tools]
     if system:
         kwargs["system"] = system
     with client:
@@ -211,3 +219,29 @@ def _anthropic(target: Target, api_key: str, request: Request, idempotency_key: 
     calls = [{"id": b.id, "name": b.name, "arguments": json.dumps(b.input)}
              for b in message.content if b.type == "tool_use"]
     return Reply(text, message.stop_reason, message.usage.input_tokens, message.usage.output_tokens, calls)
+
+
+def _anthropic_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """OpenAI-shaped messages as Anthropic's: tool calls become ``tool_use`` blocks and tool
+    results ``tool_result`` blocks of one user message."""
+    converted: list[dict[str, Any]] = []
+    for message in messages:
+        role = message["role"]
+        if role == "system":
+            continue
+        if role == "tool":
+            block = {"type": "tool_result", "tool_use_id": message["tool_call_id"], "content": message["content"]}
+            last = converted[-1] if converted else None
+            if last and last["role"] == "user" and isinstance(last["content"], list) \
+                    and all(b.get("type") == "tool_result" for b in last["content"]):
+                last["content"].append(block)
+            else:
+                converted.append({"role": "user", "content": [block]})
+        elif role == "assistant" and message.get("tool_calls"):
+            blocks = [{"type": "text", "text": message["content"]}] if message.get("content") else []
+            blocks += [{"type": "tool_use", "id": c["id"], "name": c["function"]["name"],
+                        "input": json.loads(c["function"]["arguments"] or "{}")} for c in message["tool_calls"]]
+            converted.append({"role": "assistant", "content": blocks})
+        else:
+            converted.append({"role": role, "content": message["content"]})
+    return converted

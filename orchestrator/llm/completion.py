@@ -100,9 +100,13 @@ def schema_errors(value: Any, schema: dict[str, Any]) -> list[str]:
 class Completion:
     """The ``llm`` node's run for one turn; ``ctx.config`` is the loaded node config."""
 
-    def __init__(self, ctx: NodeContext):
+    def __init__(self, ctx: NodeContext, config: dict[str, Any] | None = None,
+                 tools: tuple[dict[str, Any], ...] = ()):
+        """``config``: the ``llm`` node's keys (default: the node's own); ``tools``: function
+        tools offered to the model (see ``clients.Request``)."""
         self.ctx = ctx
-        self.config = ctx.config
+        self.config = ctx.config if config is None else config
+        self.tools = tools
         self.sessions = ctx.services.sessions
         self.keyring: KeyRing = ctx.services.keyring
         self.settings = ctx.services.settings
@@ -117,6 +121,13 @@ class Completion:
     def run(self) -> Any:
         self.ctx.services.check_budget(uuid.UUID(str(self.ctx.owner_id)))
         state = self.ctx.checkpoint or self._first_state()
+        asked = self.ask(state)
+        return asked if isinstance(asked, Continue) else self._answer(*asked, state)
+
+    def ask(self, state: dict[str, Any]) -> tuple[Target, Reply] | Continue:
+        """One answer to ``state["messages"]``, from the model or the first usable fallback; a
+        ``Continue`` with ``not_before`` (holding ``state``) when every credential is rate limited.
+        ``state`` holds ``fallback_index``, ``messages`` and ``usage`` (summed here)."""
         refs = [self.config["model"], *self.config.get("fallbacks", [])]
         reasons: list[str] = []
         for index in range(state["fallback_index"], len(refs)):
@@ -124,13 +135,12 @@ class Completion:
             try:
                 with self.sessions() as session:
                     target = resolve(session, uuid.UUID(str(self.ctx.owner_id)), refs[index])
-                reply = self._ask(target, state)
+                return target, self._ask(target, state)
             except (Unusable, _GiveWay) as exc:
                 reasons.append(str(exc))
                 continue
             except _Park as park:
                 return Continue(state, not_before=park.until, message=park.reason)
-            return self._answer(target, reply, state)
         tried = "" if len(refs) == 1 else f" (tried {', '.join(refs)})"
         raise NodeError(self.redact.text(f"no model could answer{tried}: {'; '.join(reasons)}"))
 
@@ -189,7 +199,7 @@ class Completion:
         """An answer from ``target``, trying its credentials and retrying transient failures."""
         check_url(target.base_url, allow_private=self.settings.llm_allow_private)
         request = Request(state["messages"], dict(self.config.get("params") or {}),
-                          self.config.get("output_schema"), self.config.get("stream", False))
+                          self.config.get("output_schema"), self.config.get("stream", False), self.tools)
         refused: set[uuid.UUID] = set()
         rate_limited = False
         failures = 0

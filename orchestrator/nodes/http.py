@@ -264,7 +264,7 @@ class HttpRequestConfig(Schema):
             raise ValidationError("give json or body, not both")
 
 
-def _decode(response: HttpResponse) -> dict[str, Any]:
+def decode_body(response: HttpResponse) -> dict[str, Any]:
     """``{"json": ...}`` if the body parses as JSON, else ``{"text": ...}`` for a textual
     body, else ``{"base64": ..., "content_type": ...}`` (an image, a PDF...)."""
     message = email.message.Message()
@@ -330,4 +330,4 @@ class HttpRequestNode(NodeType):
             code = response.status_code
             retryable = not 400 <= code < 500 or code in RETRYABLE_CLIENT_ERRORS or code in config["retry_statuses"]
             raise NodeError(f"HTTP {status} from {describe_url(response.url)}", retryable=retryable)
-        return {"status_code": response.status_code, "headers": response.headers, **_decode(response)}
+        return {"status_code": response.status_code, "headers": response.headers, **decode_body(response)}

@@ -31,12 +31,12 @@ class Conflict(DomainError):
     """The state or an idempotency key does not allow the request."""
 
 
+class Forbidden(DomainError):
+    """The caller may see the resource but not do this to it (an admin's decision)."""
+
+
 class Invalid(DomainError):
     """A definition or an input fails validation."""
-
-
-class Forbidden(DomainError):
-    """The caller is known but may not do this (an admin's action)."""
 
 
 class RateLimited(DomainError):

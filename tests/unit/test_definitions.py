@@ -113,7 +113,7 @@ def test_invalid_nodes_fixture():
     errors = errors_of((FIXTURES / "invalid_nodes.yaml").read_text())
     assert errors[0] == "node 'fetch' config.url: Missing data for required field."
     assert errors[1] == "duplicate node id 'fetch'"
-    assert errors[2].startswith("node 'summarize': unknown node type 'llm_magic' (known: delay, http_request, ")
+    assert errors[2].startswith("node 'summarize': unknown node type 'llm_magic' (known: agent, delay, http_request, ")
     assert errors[3].startswith("node 'digest' config.output: template does not parse: ")
     assert len(errors) == 4
 
@@ -149,7 +149,7 @@ def test_invalid_nodes_fixture():
         ),
         ({"nodes": [{"id": "a", "type": "human_approval", "config": {"approver_email": "nope"}}]}, "node 'a' config.approver_email: Not a valid email address."),
         ({"nodes": [{"id": "a", "type": "transform", "config": {"output": {"t": "{{ x "}}}]}, "node 'a' config.output.t: template does not parse: "),
-        ({"nodes": [{"id": "a", "type": "foo"}]}, "node 'a': unknown node type 'foo' (known: delay, http_request,"),
+        ({"nodes": [{"id": "a", "type": "foo"}]}, "node 'a': unknown node type 'foo' (known: agent, delay, http_request,"),
         ({"edges": [{"source": "a", "target": "b"}]}, "edges[0] (a -> b): target 'b' is not a node"),
         ({"edges": [{"source": "z", "target": "a"}]}, "edges[0] (z -> a): source 'z' is not a node"),
         ({"edges": [{"source": "a"}]}, "edges[0] target: Missing data for required field."),

@@ -1,0 +1,3 @@
+from api.resources.agents.routes import blp
+
+__all__ = ["blp"]

@@ -1,0 +1,3 @@
+from api.resources.squads.routes import blp
+
+__all__ = ["blp"]

@@ -1,0 +1,3 @@
+from api.resources.teams.routes import blp
+
+__all__ = ["blp"]

@@ -1,0 +1,3 @@
+from api.resources.templates.routes import blp
+
+__all__ = ["blp"]

@@ -1,0 +1,3 @@
+from api.resources.tools.routes import blp
+
+__all__ = ["blp"]
