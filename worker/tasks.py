@@ -17,6 +17,7 @@ from orchestrator.config import Settings
 from orchestrator.db.session import get_engine
 from orchestrator.db.types import utcnow
 from orchestrator.engine import Engine, next_due, run_step, sweep
+from orchestrator.nodes.registry import node_types
 from worker import metrics as worker_metrics
 from worker.dispatch import RUN_STEP, CeleryDispatcher
 
@@ -42,8 +43,12 @@ def register(app: Celery, settings: Settings) -> None:
     @app.task(name=RUN_STEP, bind=True, autoretry_for=(OperationalError,), retry_backoff=True,
               retry_backoff_max=30, max_retries=None, throws=(AttemptFailed,))
     def run_step_task(self, step_id: str, execution_id: str, node_id: str | None = None,
-                      attempt: int | None = None) -> None:
-        """Run one node. node_id and attempt are there for operators (Flower)."""
+                      attempt: int | None = None, wake: bool = False) -> None:
+        """Run one node (or, ``wake``, end its short delay). node_id and attempt are there for
+        operators (Flower)."""
+        if wake:
+            engine_of(self.app).wake(uuid.UUID(step_id), uuid.UUID(execution_id))
+            return
         error = run_step(engine_of(self.app), uuid.UUID(step_id), uuid.UUID(execution_id),
                          worker=self.request.hostname or "worker", task_id=self.request.id)
         if error is not None:
@@ -64,14 +69,19 @@ def register(app: Celery, settings: Settings) -> None:
             except Exception:  # the database or broker is away: try again next round
                 log.exception("maintenance sweep failed; retrying in %ss", interval)
 
+    def load_node_types(**_kwargs) -> None:
+        node_types()        # before the pool forks: the model SDKs take seconds to import
+
     def fresh_connections_after_fork(**_kwargs) -> None:
         get_engine(settings).dispose(close=False)
+        engine_of(app)      # ready before the first task, whose lease would pay for it
 
     def start_sweeper(sender=None, **_kwargs) -> None:
         if getattr(sender, "app", app) is app:
             threading.Thread(target=sweep_forever, name="sweeper", daemon=True).start()
 
     worker_metrics.connect(app, settings)
+    signals.worker_init.connect(load_node_types, weak=False)
     signals.worker_process_init.connect(fresh_connections_after_fork, weak=False)
     signals.worker_ready.connect(start_sweeper, weak=False)
     signals.worker_shutting_down.connect(lambda **_: stop.set(), weak=False)

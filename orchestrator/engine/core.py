@@ -33,7 +33,7 @@ from orchestrator.engine.graph import StepState, template_variables
 from orchestrator.engine.hooks import Hooks
 from orchestrator.engine.sql import StaleStep, statements_for
 from orchestrator.engine.store import DefinitionCache
-from orchestrator.engine.transaction import Outbox, Transaction, execution_meta, open_checkpoint
+from orchestrator.engine.transaction import EARLY_TOLERANCE, Outbox, Transaction, execution_meta, open_checkpoint
 from orchestrator.nodes.base import Continue, NodeContext, NodeType, Suspend
 from orchestrator.nodes.registry import config_schema_of, get_node_type
 from orchestrator.redaction import redact
@@ -46,8 +46,6 @@ from orchestrator.templating import TemplateError, referenced_names, render_valu
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# A message may arrive a little before its step is due (clocks, countdown rounding).
-EARLY_TOLERANCE = timedelta(milliseconds=500)
 # A transaction whose connection dropped (a database restart) is run again this many times.
 RECONNECT_TRIES = 3
 
@@ -255,6 +253,14 @@ class Engine:
     def _checkpoint(self, claim: Claim) -> Any:
         with self.db.connect() as conn:
             return open_checkpoint(self.keyring, conn, claim.step_id, claim.turn)
+
+    def wake(self, step_id: uuid.UUID, execution_id: uuid.UUID) -> None:
+        """A short delay's message: the waiting step completes if its time has come."""
+        def body(txn: Transaction) -> None:
+            step = txn.step(step_id)
+            if step is not None:
+                txn.wake(step)
+        self.atomic(execution_id, body)
 
     def emit(self, claim: Claim, event_type: str, message: str | None = None, data: Any = None) -> None:
         """An event of a running node (e.g. ``llm_delta``), in its own short transaction; dropped

@@ -19,6 +19,7 @@ class StepMessage:
     attempt: int
     timeout_seconds: float
     countdown: float = 0.0          # seconds until the step is due (a short retry backoff or turn)
+    wake: bool = False              # wake the waiting step when due (a short delay) rather than run it
 
 
 class Dispatcher(Protocol):

@@ -150,11 +150,8 @@ def _recover(txn: Transaction, step_id: uuid.UUID) -> None:
 
 def _wake(txn: Transaction, step_id: uuid.UUID) -> None:
     step = txn.step(step_id)
-    if step is None or step.status != S.WAITING or step.not_before is None or step.not_before > txn.now:
-        return
-    txn.complete(step, txn.conn.execute(select(ExecutionStep.output).where(ExecutionStep.id == step_id)).scalar(),
-                 "delay elapsed")
-    txn.advance(after=step.node_id)
+    if step is not None:
+        txn.wake(step)
 
 
 def _expire_approval(txn: Transaction, approval_id: uuid.UUID, step_id: uuid.UUID) -> None:

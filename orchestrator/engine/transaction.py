@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 # The checkpoint key of a node's state parked for a human decision.
 RESUME = "__resume__"
+# A message may arrive a little before its step is due (clocks, countdown rounding).
+EARLY_TOLERANCE = timedelta(milliseconds=500)
 # A retry or a turn due sooner than this is sent now with a broker countdown; a later one is
 # left to the sweeper (no countdown may approach the broker's visibility timeout).
 SHORT_WAIT = timedelta(seconds=10)
@@ -281,7 +283,22 @@ class Transaction:
 
     def wait(self, step: Row, message: str, *, until: datetime | None = None, data: Any = None,
              **fields: Any) -> None:
+        """running -> waiting; a wait that ends ``until`` soon is woken by a message sent with a
+        countdown, a longer one by the sweeper."""
         self.move_step(step, S.WAITING, message, data=data, lease_expires_at=None, not_before=until, **fields)
+        if until is not None and until - self.now <= SHORT_WAIT:
+            node = self.definition.nodes[step.node_id]
+            self.outbox.messages.append(StepMessage(
+                step.id, self.execution.id, step.node_id, step.node_type, step.attempt, node.timeout_seconds,
+                max(0.0, (until - self.now).total_seconds()), wake=True))
+
+    def wake(self, step: Row) -> None:
+        """A waiting step whose time has come (a delay) completes with the output it parked."""
+        if step.status != S.WAITING or step.not_before is None or step.not_before > self.now + EARLY_TOLERANCE:
+            return
+        output = self.steps([step.node_id], with_output=True)[step.node_id].values.get("output")
+        self.complete(step, output, "delay elapsed")
+        self.advance(after=step.node_id)
 
     def request_approval(self, step: Row, expires_at: datetime, approver_email: str | None,
                          details: dict[str, Any] | None = None, resume: Any = None, **fields: Any) -> str:

@@ -34,6 +34,9 @@ class InlineDispatcher:
             if due is None:
                 return ran
             self.queue.remove(due)
-            run_step(engine, due.step_id, due.execution_id, worker="inline", task_id=f"task-{ran}")
+            if due.wake:
+                engine.wake(due.step_id, due.execution_id)
+            else:
+                run_step(engine, due.step_id, due.execution_id, worker="inline", task_id=f"task-{ran}")
             ran += 1
         return ran
