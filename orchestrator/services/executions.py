@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from orchestrator import metrics
-from orchestrator.db import A2AMessage, Execution, ExecutionEvent, ExecutionStep, SharedContext, User
+from orchestrator.db import A2AMessage, Execution, ExecutionEvent, ExecutionStep, SharedContext, Squad, User
 from orchestrator.definitions import InputValidationError, validate_input
 from orchestrator.engine import Engine, Outbox
 from orchestrator.engine.store import canonical_json
@@ -85,6 +85,9 @@ def create(engine: Engine, session: Session, outbox: Outbox, owner: User, workfl
         owner_id=owner.id, trigger=trigger.value, schedule_id=schedule_id, input=input,
         idempotency_key=idempotency_key, request_hash=request_hash,
     )
+    if row.workflow.squad_id is not None:      # a squad's workflow costs its price per execution
+        execution.total_cost = session.scalar(select(Squad.price_per_execution)
+                                              .where(Squad.id == row.workflow.squad_id))
     if parent is not None:
         execution.parent_execution_id, execution.parent_step_id = parent.execution_id, parent.step_id
         execution.depth, execution.meta = parent.depth + 1, {"map_index": parent.index}

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orchestrator.crypto import KeyRing, open_field
-from orchestrator.db import User, Workflow, WorkflowVersion
+from orchestrator.db import Squad, User, Workflow, WorkflowVersion
 from orchestrator.definitions import DefinitionError, WorkflowDefinition, parse_definition
 from orchestrator.engine.store import build_version
 from orchestrator.services.errors import Conflict, Invalid, NotFound, owned
@@ -70,12 +70,17 @@ def _parse(source: Any) -> WorkflowDefinition:
 
 
 def create_workflow(session: Session, keyring: KeyRing, owner: User, source: Any, *,
-                    name: str | None = None, description: str | None = None) -> Workflow:
-    """A draft workflow with version 1."""
+                    name: str | None = None, description: str | None = None,
+                    squad_id: uuid.UUID | None = None) -> Workflow:
+    """A draft workflow with version 1 (of one of the owner's squads, when ``squad_id``)."""
     definition = _parse(source)
+    if squad_id is not None:
+        squad = session.get(Squad, squad_id)
+        if squad is None or squad.creator_id != owner.id:
+            raise NotFound(f"squad {squad_id} not found")
     workflow = Workflow(id=uuid.uuid4(), owner_id=owner.id, name=name or definition.name,
                         description=description if description is not None else definition.description,
-                        latest_version=1)
+                        latest_version=1, squad_id=squad_id)
     session.add(workflow)
     session.add(build_version(keyring, workflow.id, 1, definition))
     session.flush()

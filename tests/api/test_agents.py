@@ -138,3 +138,19 @@ def test_db_upgrade_installs_the_builtin_templates_once_and_updates_them(migrate
         assert s.scalar(select(WorkflowTemplate.description).where(
             WorkflowTemplate.name == BUILTIN_TEMPLATES[0]["name"])) == "new words"
         assert install_builtin(s) == 1                   # back to what ships
+
+
+def test_a_squads_price_is_added_to_the_cost_of_each_execution_of_its_workflows(stack, client, other):
+    squad = client.post("/api/v1/squads", json={"name": "priced", "price_per_execution": 0.25}).json
+    definition = {"name": "priced", "nodes": [{"id": "a", "type": "noop"}]}
+    assert other.post("/api/v1/workflows", json={"definition": definition,
+                                                 "squad_id": squad["id"]}).status_code == 404   # not theirs
+    workflow = client.post("/api/v1/workflows", json={"definition": definition, "squad_id": squad["id"]}).json
+    assert workflow["squad_id"] == squad["id"]
+    plain = client.post("/api/v1/workflows", json={"definition": {**definition, "name": "plain"}}).json
+    priced_run = client.post(f"/api/v1/workflows/{workflow['id']}/executions", json={"input": {}}).json["id"]
+    plain_run = client.post(f"/api/v1/workflows/{plain['id']}/executions", json={"input": {}}).json["id"]
+    stack.run()
+    priced, unpriced = (client.get(f"/api/v1/executions/{i}").json for i in (priced_run, plain_run))
+    assert priced["status"] == "completed" and priced["total_cost"] == 0.25 and priced["total_tokens"] == 0
+    assert unpriced["total_cost"] is None

@@ -9,7 +9,8 @@ import pytest
 from tests.support.api import new_workflow, server_sent_events, submit, workflow_fixture
 
 EXECUTION_FIELDS = {"id", "workflow_id", "version", "status", "trigger", "input", "output", "error",
-                    "created_at", "started_at", "completed_at", "duration_ms", "parent_execution_id"}
+                    "created_at", "started_at", "completed_at", "duration_ms", "parent_execution_id", "total_tokens",
+                    "total_cost"}
 STEP_FIELDS = {"node_id", "node_type", "status", "attempt", "turn", "input", "output", "error", "error_traceback",
                "queued_at", "started_at", "completed_at", "duration_ms"}
 EVENT_FIELDS = {"seq", "event_type", "node_id", "attempt", "message", "data", "created_at"}

@@ -9,7 +9,7 @@ import yaml
 
 from tests.support.api import workflow_fixture
 
-WORKFLOW_FIELDS = {"id", "name", "description", "status", "latest_version", "published_version",
+WORKFLOW_FIELDS = {"id", "name", "description", "status", "latest_version", "squad_id", "published_version",
                    "created_at", "updated_at"}
 
 

@@ -55,6 +55,9 @@ class ExecutionSchema(ExecutionRefSchema):
     duration_ms = fields.Integer(required=True, allow_none=True)
     parent_execution_id = fields.UUID(required=True, allow_none=True,
                                       metadata={"description": "Set on a child of a subworkflow node"})
+    total_tokens = fields.Integer(required=True, metadata={"description": "Tokens of its model calls"})
+    total_cost = fields.Float(required=True, allow_none=True, metadata={
+        "description": "Its model calls' cost plus its squad's price_per_execution; null while no price is known"})
 
 
 class StepSchema(Schema):

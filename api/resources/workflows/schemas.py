@@ -22,11 +22,16 @@ DEFINITION_DOC = {"oneOf": [{"type": "object"}, {"type": "string"}],
                   "description": "The workflow definition: an object, or YAML or JSON text"}
 
 
-class WorkflowCreateSchema(Schema):
+class WorkflowBodySchema(Schema):
     name = fields.String(validate=validate.Length(1, 255),
                          metadata={"description": "Defaults to the definition's name"})
     description = fields.String(validate=validate.Length(max=10_000))
     source = DefinitionField(required=True, data_key="definition", metadata=DEFINITION_DOC)
+
+
+class WorkflowCreateSchema(WorkflowBodySchema):
+    squad_id = fields.UUID(allow_none=True, metadata={
+        "description": "One of your squads: its price_per_execution is added to each execution's cost"})
 
 
 class ValidateSchema(Schema):
@@ -40,7 +45,7 @@ class ValidationSchema(Schema):
         "description": "Valid but suspicious, e.g. a template naming a node that does not exist"})
 
 
-class WorkflowUpdateSchema(WorkflowCreateSchema):
+class WorkflowUpdateSchema(WorkflowBodySchema):
     label = fields.String(validate=validate.Length(1, 255), metadata={"description": "A label for the new version"})
 
 
@@ -60,6 +65,7 @@ class WorkflowSchema(Schema):
     description = fields.String(required=True, allow_none=True)
     status = fields.String(required=True, validate=validate.OneOf(WorkflowStatus.values()))
     latest_version = fields.Integer(required=True)
+    squad_id = fields.UUID(required=True, allow_none=True)
     published_version = fields.Integer(required=True, allow_none=True,
                                        metadata={"description": "What executions run by default"})
     created_at = fields.DateTime(required=True)
