@@ -66,10 +66,10 @@ def test_login_takes_the_key_into_an_http_only_cookie(browser, served):
     browser.get(served.url + "/ui/workflows")
     assert browser.current_url.startswith(served.url + "/ui/login")
     sign_in(browser, served, key="ork_not_a_key", then="/ui/login")
-    assert "not valid" in text_of(browser, "[role=alert]")
+    assert "not valid" in wait_for(lambda: text_of(browser, "[role=alert]"), what="the sign-in error")
     sign_in(browser, served, then="/ui/login?next=/ui/workflows")
     wait_for(lambda: browser.current_url == served.url + "/ui/workflows", what="the workflows page")
-    assert "No workflows yet" in text_of(browser, "#workflows")
+    assert "No workflows yet" in wait_for(lambda: text_of(browser, "#workflows"), what="the workflows list")
     cookie = next(c for c in browser.get_cookies() if c["name"] == "orchestrator_console")
     assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict"
     assert browser.execute_script("return document.cookie") == ""          # scripts cannot read it
