@@ -7,29 +7,15 @@ from typing import Any
 
 import jsonschema
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from orchestrator.agents.catalog import LEADER, agent_by_name, usable_tool
 from orchestrator.agents.topology import named_agents, topology_errors
 from orchestrator.db import Agent, Squad, SquadMember, Team, Tool, User
 from orchestrator.db.types import utcnow
-from orchestrator.services.errors import Conflict, Forbidden, Invalid, NotFound, owned
+from orchestrator.services.errors import Conflict, Forbidden, Invalid, NotFound, apply_changes, flush_unique, owned
 from orchestrator.services.pagination import DEFAULT_LIMIT, Page, list_owned, paginate
 from orchestrator.states import SquadStatus, ToolStatus, ToolVisibility
-
-
-def _flush(session: Session, what: str) -> None:
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise Conflict(f"{what} already exists") from None
-
-
-def _apply(row: Any, changes: dict[str, Any]) -> None:
-    for name, value in changes.items():
-        setattr(row, name, value)
 
 
 def check_json_schema(schema: Any, field: str) -> None:
@@ -54,7 +40,7 @@ def create_agent(session: Session, owner: User, name: str, **fields: Any) -> Age
         check_json_schema(fields["output_schema"], "output_schema")
     agent = Agent(id=uuid.uuid4(), owner_id=owner.id, name=name, **fields)
     session.add(agent)
-    _flush(session, f"an agent named {name!r}")
+    flush_unique(session, f"an agent named {name!r}")
     return agent
 
 
@@ -73,8 +59,8 @@ def update_agent(session: Session, owner: User, agent_id: uuid.UUID, **changes: 
         _check_agent_tools(session, owner, changes["tools"])
     if changes.get("output_schema") is not None:
         check_json_schema(changes["output_schema"], "output_schema")
-    _apply(agent, changes)
-    _flush(session, f"an agent named {agent.name!r}")
+    apply_changes(agent, changes)
+    flush_unique(session, f"an agent named {agent.name!r}")
     return agent
 
 
@@ -94,7 +80,7 @@ def create_tool(session: Session, owner: User, name: str, config: dict[str, Any]
     if owner.is_admin:
         tool.status, tool.reviewed_by, tool.reviewed_at = ToolStatus.APPROVED.value, owner.id, utcnow()
     session.add(tool)
-    _flush(session, f"a tool named {name!r}")
+    flush_unique(session, f"a tool named {name!r}")
     return tool
 
 
@@ -124,10 +110,10 @@ def update_tool(session: Session, owner: User, tool_id: uuid.UUID, **changes: An
         check_json_schema(changes["input_schema"], "input_schema")
     if "config" in changes:
         changes["kind"] = changes["config"]["kind"]
-    _apply(tool, changes)
+    apply_changes(tool, changes)
     if {"config", "input_schema", "visibility"} & changes.keys() and not owner.is_admin:
         tool.status, tool.reviewed_by, tool.reviewed_at = ToolStatus.PENDING.value, None, None
-    _flush(session, f"a tool named {tool.name!r}")
+    flush_unique(session, f"a tool named {tool.name!r}")
     return tool
 
 
@@ -184,7 +170,7 @@ def create_team(session: Session, owner: User, name: str, topology_config: dict[
     check_topology(session, owner, topology_config)
     team = Team(id=uuid.uuid4(), owner_id=owner.id, name=name, topology_config=topology_config, **fields)
     session.add(team)
-    _flush(session, f"a team named {name!r}")
+    flush_unique(session, f"a team named {name!r}")
     return team
 
 
@@ -201,8 +187,8 @@ def update_team(session: Session, owner: User, team_id: uuid.UUID, **changes: An
     team = get_team(session, owner, team_id)
     if "topology_config" in changes:
         check_topology(session, owner, changes["topology_config"])
-    _apply(team, changes)
-    _flush(session, f"a team named {team.name!r}")
+    apply_changes(team, changes)
+    flush_unique(session, f"a team named {team.name!r}")
     return team
 
 
@@ -223,7 +209,7 @@ def _own_squad(session: Session, owner: User, squad_id: uuid.UUID) -> Squad:
 def create_squad(session: Session, owner: User, name: str, **fields: Any) -> Squad:
     squad = Squad(id=uuid.uuid4(), creator_id=owner.id, name=name, **fields)
     session.add(squad)
-    _flush(session, f"a squad named {name!r}")
+    flush_unique(session, f"a squad named {name!r}")
     return squad
 
 
@@ -241,8 +227,8 @@ def get_squad(session: Session, owner: User, squad_id: uuid.UUID) -> Squad:
 
 def update_squad(session: Session, owner: User, squad_id: uuid.UUID, **changes: Any) -> Squad:
     squad = _own_squad(session, owner, squad_id)
-    _apply(squad, changes)
-    _flush(session, f"a squad named {squad.name!r}")
+    apply_changes(squad, changes)
+    flush_unique(session, f"a squad named {squad.name!r}")
     return squad
 
 
@@ -270,7 +256,7 @@ def add_member(session: Session, owner: User, squad_id: uuid.UUID, agent_id: uui
         raise Conflict(f"squad {squad.name!r} has a leader already")
     member = SquadMember(id=uuid.uuid4(), squad_id=squad.id, agent_id=agent.id, role=role)
     session.add(member)
-    _flush(session, f"agent {agent.name!r} in squad {squad.name!r}")
+    flush_unique(session, f"agent {agent.name!r} in squad {squad.name!r}")
     return member
 
 

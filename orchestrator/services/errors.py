@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from orchestrator.db import User
@@ -25,6 +26,20 @@ def owned(session: Session, model: type, row_id: Any, owner: User, what: str, **
     if row is None or row.owner_id != owner.id:
         raise NotFound(f"{what} {row_id} not found")
     return row
+
+
+def flush_unique(session: Session, what: str) -> None:
+    """Flush, turning a unique violation into a Conflict that names ``what``."""
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"{what} already exists") from None
+
+
+def apply_changes(row: Any, changes: dict[str, Any]) -> None:
+    for name, value in changes.items():
+        setattr(row, name, value)
 
 
 class Conflict(DomainError):

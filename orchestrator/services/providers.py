@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from orchestrator.config import Settings
@@ -15,25 +14,11 @@ from orchestrator.db import Credential, Endpoint, LLMModel, Provider, User
 from orchestrator.db.types import utcnow
 from orchestrator.nodes.base import NodeError
 from orchestrator.nodes.http import check_url
-from orchestrator.services.errors import Conflict, Invalid, NotFound, owned
+from orchestrator.services.errors import Invalid, NotFound, apply_changes, flush_unique, owned
 from orchestrator.services.pagination import DEFAULT_LIMIT, Page, list_owned, paginate
 from orchestrator.states import ProviderType
 
 LLM_ALLOW_PRIVATE_HINT = "set ORCHESTRATOR_LLM_ALLOW_PRIVATE=1 to allow private model endpoints"
-
-
-def _flush(session: Session, what: str) -> None:
-    """Flush, turning a unique violation into a Conflict that names ``what``."""
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise Conflict(f"{what} already exists") from None
-
-
-def _apply(row: Any, changes: dict[str, Any]) -> None:
-    for name, value in changes.items():
-        setattr(row, name, value)
 
 
 # providers
@@ -47,7 +32,7 @@ def create_provider(session: Session, owner: User, name: str, type: str, **field
     _check_type(type)
     provider = Provider(id=uuid.uuid4(), owner_id=owner.id, name=name, type=type, **fields)
     session.add(provider)
-    _flush(session, f"a provider named {name!r}")
+    flush_unique(session, f"a provider named {name!r}")
     return provider
 
 
@@ -71,8 +56,8 @@ def update_provider(session: Session, owner: User, provider_id: uuid.UUID, **cha
     provider = get_provider(session, owner, provider_id)
     if "type" in changes:
         _check_type(changes["type"])
-    _apply(provider, changes)
-    _flush(session, f"a provider named {provider.name!r}")
+    apply_changes(provider, changes)
+    flush_unique(session, f"a provider named {provider.name!r}")
     return provider
 
 
@@ -124,7 +109,7 @@ def create_endpoint(session: Session, settings: Settings, owner: User, provider_
     endpoint = Endpoint(id=uuid.uuid4(), provider_id=provider.id, name=name, base_url=base_url, **fields)
     endpoint.is_default = first or bool(fields.get("is_default"))
     session.add(endpoint)
-    _flush(session, f"an endpoint named {name!r} for provider {provider.name!r}")
+    flush_unique(session, f"an endpoint named {name!r} for provider {provider.name!r}")
     _one_default(session, endpoint)
     return endpoint
 
@@ -143,8 +128,8 @@ def update_endpoint(session: Session, settings: Settings, owner: User, endpoint_
     endpoint = get_endpoint(session, owner, endpoint_id)
     if "base_url" in changes:
         _check_base_url(settings, changes["base_url"])
-    _apply(endpoint, changes)
-    _flush(session, f"an endpoint named {endpoint.name!r}")
+    apply_changes(endpoint, changes)
+    flush_unique(session, f"an endpoint named {endpoint.name!r}")
     _one_default(session, endpoint)
     return endpoint
 
@@ -172,7 +157,7 @@ def create_credential(session: Session, keyring: KeyRing, owner: User, provider_
     credential = Credential(id=uuid.uuid4(), provider_id=provider.id, **fields)
     _seal_keys(keyring, credential, api_key, secret_key)
     session.add(credential)
-    _flush(session, f"a credential with alias {fields.get('alias')!r} for provider {provider.name!r}")
+    flush_unique(session, f"a credential with alias {fields.get('alias')!r} for provider {provider.name!r}")
     return credential
 
 
@@ -192,8 +177,8 @@ def update_credential(session: Session, keyring: KeyRing, owner: User, credentia
         raise Invalid("give api_key and secret_key together: both are sealed under one key id",
                       {"secret_key" if api_key is not None else "api_key": ["required with the other key"]})
     _seal_keys(keyring, credential, api_key, secret_key)
-    _apply(credential, changes)
-    _flush(session, f"a credential with alias {credential.alias!r}")
+    apply_changes(credential, changes)
+    flush_unique(session, f"a credential with alias {credential.alias!r}")
     return credential
 
 
@@ -212,7 +197,7 @@ def create_model(session: Session, owner: User, provider_id: uuid.UUID, model_id
     model = LLMModel(id=uuid.uuid4(), provider_id=provider.id, model_id=model_id,
                      **{"name": model_id, "capabilities": {}, **fields})
     session.add(model)
-    _flush(session, f"a model {model_id!r} for provider {provider.name!r}")
+    flush_unique(session, f"a model {model_id!r} for provider {provider.name!r}")
     return model
 
 
@@ -228,8 +213,8 @@ def get_model(session: Session, owner: User, row_id: uuid.UUID) -> LLMModel:
 
 def update_model(session: Session, owner: User, row_id: uuid.UUID, **changes: Any) -> LLMModel:
     model = get_model(session, owner, row_id)
-    _apply(model, changes)
-    _flush(session, f"a model {model.model_id!r}")
+    apply_changes(model, changes)
+    flush_unique(session, f"a model {model.model_id!r}")
     return model
 
 
