@@ -5,7 +5,6 @@ worker, beat, the CLI) and run inside the transaction that makes the move, so it
 commit or roll back with it. The engine imports none of them (DESIGN section 10).
 
 - ``execution_ended(txn)``: the execution reached a terminal status (``txn.execution``).
-- ``step_completed(txn, step, output)``: a step completed (with its output).
 - ``suspended(txn, step, suspend) -> bool``: a node returned a ``Suspend`` the engine does
   not handle itself (a child execution); True when the hook took it.
 - ``turn_recorded(txn, step, ctx, output)``: a turn of a node ended (completed, continued,
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
 @dataclass
 class Hooks:
     execution_ended: list[Callable[["Transaction"], None]] = field(default_factory=list)
-    step_completed: list[Callable[["Transaction", "Row", Any], None]] = field(default_factory=list)
     suspended: list[Callable[["Transaction", "Row", "Suspend"], bool]] = field(default_factory=list)
     turn_recorded: list[Callable[["Transaction", "Row", "NodeContext", Any], None]] = field(default_factory=list)
     committing: list[Callable[["Transaction"], None]] = field(default_factory=list)

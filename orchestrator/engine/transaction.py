@@ -254,8 +254,6 @@ class Transaction:
                 return
             self.write_context(spec["namespace"], value, spec.get("mode", "merge"))
         self.move_step(step, S.COMPLETED, message, output=output, error_message=None, error_traceback=None, **fields)
-        for hook in self.engine.hooks.step_completed:
-            hook(self, step, output)
 
     def fail_attempt(self, step: Row, message: str, traceback: str | None = None, *, retryable: bool = True,
                      **fields: Any) -> None:
