@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import nullcontext
 
 from celery import Celery
 
@@ -48,18 +49,24 @@ class CeleryDispatcher:
             self._publish(messages)
 
     def _publish(self, messages: list[StepMessage]) -> None:
+        """Several messages (a fan-out's successors) go out in one broker round trip where the
+        transport can batch (Redis: one pipeline); elsewhere kombu sends them one by one."""
         producer = self._producer()
-        for m in messages:
-            self.app.send_task(
-                RUN_STEP,
-                args=[str(m.step_id)],
-                kwargs={"execution_id": str(m.execution_id), "node_id": m.node_id, "attempt": m.attempt,
-                        **({"wake": True} if m.wake else {})},
-                shadow=f"{m.node_type}:{m.node_id}",      # bounded: the execution id is in kwargs
-                time_limit=m.timeout_seconds + HARD_LIMIT_GRACE_SECONDS,
-                countdown=m.countdown or None,
-                producer=producer,
-            )
+        with producer.batch() if len(messages) > 1 else nullcontext():
+            for m in messages:
+                self._send(producer, m)
+
+    def _send(self, producer, m: StepMessage) -> None:
+        self.app.send_task(
+            RUN_STEP,
+            args=[str(m.step_id)],
+            kwargs={"execution_id": str(m.execution_id), "node_id": m.node_id, "attempt": m.attempt,
+                    **({"wake": True} if m.wake else {})},
+            shadow=f"{m.node_type}:{m.node_id}",      # bounded: the execution id is in kwargs
+            time_limit=m.timeout_seconds + HARD_LIMIT_GRACE_SECONDS,
+            countdown=m.countdown or None,
+            producer=producer,
+        )
 
     def revoke(self, task_ids: list[str]) -> None:
         self.app.control.revoke(task_ids, terminate=True)
