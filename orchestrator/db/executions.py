@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
     Uuid,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -81,6 +82,10 @@ class Execution(Base):
     duration_ms: Mapped[int | None] = mapped_column(Integer)
 
 
+_DUE = "status IN ('queued', 'waiting')"
+_LEASED = "status = 'running'"
+
+
 class ExecutionStep(Base):
     """One row per execution and node: the single source of truth for that node's run."""
 
@@ -91,9 +96,11 @@ class ExecutionStep(Base):
         CheckConstraint("turn >= 0", name="turn"),
         CheckConstraint("duration_ms >= 0", name="duration_ms"),
         UniqueConstraint("execution_id", "node_id"),
-        Index("ix_execution_steps_status_not_before", "status", "not_before"),
-        Index("ix_execution_steps_status_lease_expires_at", "status", "lease_expires_at"),
-        Index("ix_execution_steps_status_dispatched_at", "status", "dispatched_at"),
+        # Partial: only the steps the sweeper looks for (queued or waiting, and running) are
+        # indexed, so a step that completes, like most transitions, writes fewer index entries.
+        Index("ix_execution_steps_due", "not_before", postgresql_where=text(_DUE), sqlite_where=text(_DUE)),
+        Index("ix_execution_steps_lease", "lease_expires_at", postgresql_where=text(_LEASED),
+              sqlite_where=text(_LEASED)),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -129,8 +136,7 @@ class ExecutionEvent(Base):
     """The append-only event log; ``seq`` increases per execution (seed 002 execution_logs)."""
 
     __tablename__ = "execution_events"
-    __table_args__ = (UniqueConstraint("execution_id", "seq"), Index("ix_execution_events_event_type", "event_type"),
-                      Index("ix_execution_events_created_at", "created_at"))
+    __table_args__ = (UniqueConstraint("execution_id", "seq"), Index("ix_execution_events_created_at", "created_at"))
 
     id: Mapped[uuid.UUID] = uuid_pk()
     execution_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("executions.id", ondelete="CASCADE"), nullable=False)
