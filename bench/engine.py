@@ -1,6 +1,7 @@
 """Engine figures against the raw Celery floor, on the same PostgreSQL, Redis and workers.
 
-    .venv/bin/python -m bench.engine [--runs 3] [--workers 2]
+    .venv/bin/python -m bench.engine [--runs 3] [--workers 2] [--concurrency 1] [--pool prefork]
+                                     [--prefetch 1]
 
 Prints, with medians over --runs: the raw floor (a chain of no-op tasks each committing one
 row: ms per hop; a burst of no-op tasks: tasks/s) and the engine's figures (a 40-node
@@ -18,7 +19,7 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 
 from orchestrator.db.migrate import upgrade_database
 from orchestrator.config import get_settings
@@ -34,15 +35,25 @@ from worker.celery_app import create_celery
 from worker.dispatch import CeleryDispatcher
 
 
-def wait_rows(engine, run_id: str, count: int, timeout: float = 120) -> float:
+# Both sides are watched the same way: one cheap query every POLL seconds on a connection held
+# open, so that the watching takes as little as possible of the cores the workers use.
+POLL = 0.005
+
+
+def poll(db, query, params: dict, done, timeout: float = 300) -> float:
     deadline = time.monotonic() + timeout
-    query = text("SELECT count(*) FROM bench_hops WHERE run_id = :r")
-    while time.monotonic() < deadline:
-        with engine.connect() as conn:
-            if conn.execute(query, {"r": run_id}).scalar() >= count:
+    with db.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        while time.monotonic() < deadline:
+            if done(conn.execute(query, params).scalar()):
                 return time.monotonic()
-        time.sleep(0.005)
-    raise TimeoutError(f"{run_id}: fewer than {count} rows after {timeout}s")
+            time.sleep(POLL)
+    raise TimeoutError(f"not done after {timeout}s: {params}")
+
+
+def wait_rows(db, run_id: str, count: int) -> float:
+    return poll(db, text("SELECT count(*) FROM bench_hops WHERE run_id = :r"), {"r": run_id},
+                lambda n: n >= count)
 
 
 def raw_chain_ms_per_hop(app, db, hops: int) -> float:
@@ -66,16 +77,10 @@ def linear(n: int) -> dict:
             "edges": [{"source": f"n{i}", "target": f"n{i + 1}"} for i in range(n - 1)]}
 
 
-def wait_done(engine: Engine, ids: list[uuid.UUID], timeout: float = 300) -> float:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with engine.sessions() as s:
-            open_ = s.scalar(select(func.count()).select_from(Execution).where(
-                Execution.id.in_(ids), Execution.status.in_(["pending", "running"])))
-        if open_ == 0:
-            return time.monotonic()
-        time.sleep(0.005)
-    raise TimeoutError("executions did not finish")
+def wait_done(engine: Engine, ids: list[uuid.UUID]) -> float:
+    return poll(engine.db, select(func.count()).select_from(Execution).where(
+        Execution.id.in_(bindparam("ids", expanding=True)), Execution.status.in_(["pending", "running"])),
+        {"ids": ids}, lambda n: n == 0)
 
 
 def engine_chain(engine: Engine, owner, workflow_id, hops: int) -> tuple[float, float]:
@@ -123,7 +128,10 @@ def percentile(values: list[float], p: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2, help="worker processes (concurrency 1 each)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes")
+    parser.add_argument("--concurrency", type=int, default=1, help="pool size of each worker process")
+    parser.add_argument("--pool", default="prefork", choices=("prefork", "threads"), help="each worker's pool")
+    parser.add_argument("--prefetch", type=int, default=1, help="worker prefetch multiplier")
     args = parser.parse_args()
 
     servers = Servers()
@@ -137,6 +145,7 @@ def main() -> None:
     db = get_engine(settings)
     with db.begin() as conn:
         conn.execute(text("CREATE TABLE bench_hops (id serial PRIMARY KEY, run_id text, n int)"))
+        conn.execute(text("CREATE INDEX ON bench_hops (run_id)"))
     app = create_celery(settings)
     engine = build_engine(settings, CeleryDispatcher(app))
     with engine.sessions() as s, s.begin():
@@ -148,7 +157,8 @@ def main() -> None:
 
     def start_workers(n: int) -> None:
         for i in range(n):
-            workers.start(f"bench{i}", concurrency=1, app="bench.app")
+            workers.start(f"bench{i}", concurrency=args.concurrency, pool=args.pool, app="bench.app",
+                          options=("--prefetch-multiplier", str(args.prefetch)))
 
     try:
         start_workers(args.workers)
@@ -184,7 +194,8 @@ def main() -> None:
     # drifts (shared cores) moves both sides; the median of those ratios is the figure to quote.
     hop_ratios = [e / r for e, r in zip(figures["hop"], figures["raw_hop"], strict=True)]
     rate_ratios = [e / r for e, r in zip(figures["fan_out"], figures["raw_burst"], strict=True)]
-    print(f"\nmedians over {args.runs} runs, {args.workers} worker processes (prefork, concurrency 1), "
+    print(f"\nmedians over {args.runs} runs, {args.workers} worker processes ({args.pool}, concurrency "
+          f"{args.concurrency}, prefetch multiplier {args.prefetch}), "
           "PostgreSQL + Redis; ratios: median of each run's ratio (per-run in brackets)")
     print(f"raw Celery chain hop (commit one row):    {m['raw_hop']:7.2f} ms")
     print(f"raw Celery burst (no-op, commit one row): {m['raw_burst']:7.0f} tasks/s")

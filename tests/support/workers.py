@@ -26,11 +26,12 @@ class Workers:
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str, concurrency: int = 2, pool: str = "prefork", app: str = "worker.celery_app") -> None:
+    def start(self, name: str, concurrency: int = 2, pool: str = "prefork", app: str = "worker.celery_app",
+              options: tuple[str, ...] = ()) -> None:
         log = open(self.log_dir / f"worker-{name}.log", "ab")
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", app, "worker", "-n", f"{name}@%h",
-             "-P", pool, "-c", str(concurrency), "--without-gossip", "--without-mingle", "-l", "INFO"],
+             "-P", pool, "-c", str(concurrency), "--without-gossip", "--without-mingle", "-l", "INFO", *options],
             env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_ready(name, f"worker-{name}.log", b" ready.")
 
