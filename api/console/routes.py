@@ -18,7 +18,7 @@ from api.context import engine, keyring, owner, transaction
 from orchestrator import engine as control
 from orchestrator.schedules import service as schedules
 from orchestrator.schedules.cron import describe
-from orchestrator.services import approvals, executions, usage, workflows
+from orchestrator.services import agents, approvals, executions, usage, workflows
 from orchestrator.engine import NotAllowed, Unknown
 from orchestrator.services.errors import DomainError, NotFound
 from orchestrator.services.pagination import MAX_LIMIT
@@ -246,3 +246,12 @@ def usage_page():
     choices = {name: sorted({m[name] for m in seen} | ({chosen[name]} - {None})) for name in chosen}
     return render_template("console/usage.html", rows=rows, totals=totals, chart=chart, most=max(costs, default=0),
                            start=start, end=end, chosen=chosen, choices=choices)
+
+
+@blp.route("/agents")
+def agents_page():
+    with transaction() as session:
+        pages = {"agents": agents.list_agents(session, owner(), limit=PAGE),
+                 "tools": agents.list_tools(session, owner(), limit=PAGE),
+                 "teams": agents.list_teams(session, owner(), limit=PAGE)}
+        return render_template("console/agents.html", pages=pages)

@@ -58,3 +58,18 @@ def test_the_usage_page_refuses_a_range_that_ends_before_it_starts(stack):
     assert refused.status_code == 422 and b"from is after to" in refused.data
     shown = browser.get("/ui/usage?from=not-a-day&to=2020-01-31")          # a day it cannot read: the default
     assert shown.status_code == 200 and b"2020-01-02 to 2020-01-31" in shown.data
+
+
+def test_the_agents_page_lists_agents_tools_and_teams_but_no_tool_config(stack, client):
+    tool = {"name": "lookup", "description": "Looks an item up", "visibility": "shared",
+            "config": {"kind": "http", "url": "http://127.0.0.1:9/items", "headers": {"X-Token": "tok-never-shown"}}}
+    assert client.post("/api/v1/tools", json=tool).status_code == 201
+    assert client.post("/api/v1/agents", json={"name": "writer", "model": "acme/m1", "goal": "Write it up",
+                                               "tools": ["lookup"]}).status_code == 201
+    assert client.post("/api/v1/teams", json={"name": "desk", "topology_config": {
+        "type": "sequential", "members": [{"name": "first", "agent": "writer"}]}}).status_code == 201
+    page = signed_in(stack).get("/ui/agents").get_data(as_text=True)
+    for shown in ("writer", "acme/m1", "Write it up", "lookup", "Looks an item up", "shared", "desk", "sequential",
+                  "first"):
+        assert shown in page
+    assert "tok-never-shown" not in page and "127.0.0.1:9" not in page
