@@ -1,5 +1,5 @@
 """Reading what model calls left: an execution's calls and structured outputs, and usage
-summed over days, models or workflows."""
+summed over days, models, workflows or days and models."""
 from __future__ import annotations
 
 import uuid
