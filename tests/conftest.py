@@ -63,12 +63,24 @@ def session(migrated_settings) -> Session:
 
 
 @pytest.fixture
+def llm_server():
+    """The offline model provider (OpenAI and Anthropic protocols) on 127.0.0.1."""
+    from examples.llm_server import LLMServer
+
+    server = LLMServer().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
 def served(tmp_path, monkeypatch):
     """The API (inline engine: ``served.run()`` runs queued steps) on a real HTTP server on
-    127.0.0.1, named by ORCHESTRATOR_URL and ORCHESTRATOR_API_KEY as a user would."""
+    127.0.0.1, named by ORCHESTRATOR_URL and ORCHESTRATOR_API_KEY as a user would. Model
+    providers may answer on 127.0.0.1 too (``llm_server``)."""
     from tests.support.api import BOOTSTRAP_KEY, api_stack
 
-    stack = api_stack(make_settings(tmp_path, ORCHESTRATOR_BOOTSTRAP_API_KEY=BOOTSTRAP_KEY))
+    stack = api_stack(make_settings(tmp_path, ORCHESTRATOR_BOOTSTRAP_API_KEY=BOOTSTRAP_KEY,
+                                    ORCHESTRATOR_LLM_ALLOW_PRIVATE="1"))
     server = make_server("127.0.0.1", 0, stack.app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,9 +18,10 @@ from api.context import engine, keyring, owner, transaction
 from orchestrator import engine as control
 from orchestrator.schedules import service as schedules
 from orchestrator.schedules.cron import describe
-from orchestrator.services import approvals, executions, workflows
+from orchestrator.services import agents, approvals, executions, usage, workflows
 from orchestrator.engine import NotAllowed, Unknown
 from orchestrator.services.errors import DomainError, NotFound
+from orchestrator.services.pagination import MAX_LIMIT
 from orchestrator.states import EXECUTION_TERMINAL, ApprovalStatus, ExecutionStatus
 
 blp = Blueprint("console", __name__, url_prefix="/ui", template_folder="templates", static_folder="static")
@@ -92,6 +94,13 @@ def _uuid(text: str | None) -> uuid.UUID | None:
         return None
 
 
+def _day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
 def _names(session: Session, workflow_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
     return {wid: workflows.get_workflow(session, owner(), wid).name for wid in workflow_ids}
 
@@ -122,7 +131,22 @@ def execution_page(execution_id: uuid.UUID):
         return render_template("console/execution.html", execution=execution, steps=steps, events=events,
                                workflow=version.workflow, drawing=drawing, approvals=waiting,
                                ended=execution.status in EXECUTION_TERMINAL, as_json=_pretty,
-                               actions=OFFERED.get(execution.status, ()))
+                               actions=OFFERED.get(execution.status, ()), **_calls(session, execution_id))
+
+
+@blp.route("/executions/<uuid:execution_id>/calls")
+def execution_calls(execution_id: uuid.UUID):
+    """The execution page's totals and calls, which its script fetches again as steps record turns."""
+    with transaction() as session:
+        return render_template("console/calls.html", execution=executions.get_execution(session, owner(), execution_id),
+                               as_json=_pretty, **_calls(session, execution_id))
+
+
+def _calls(session: Session, execution_id: uuid.UUID) -> dict[str, Any]:
+    """The newest calls (as many as the API gives in a page), in the order they were made."""
+    page = usage.list_calls(session, owner(), execution_id, limit=MAX_LIMIT)
+    return {"calls": sorted(page.items, key=lambda c: (c.created_at, c.node_id, c.attempt, c.turn, c.seq)),
+            "more_calls": page.next_cursor is not None}
 
 
 def _pretty(value: Any) -> str:
@@ -156,8 +180,8 @@ def _not_found(exc: Exception) -> tuple[str, int]:
                            back=url_for("console.home")), 404
 
 
-def _back(target: str, message: str) -> tuple[str, int]:
-    return render_template("console/message.html", message=message, back=target), 409
+def _back(target: str, message: str, status: int = 409) -> tuple[str, int]:
+    return render_template("console/message.html", message=message, back=target), status
 
 
 @blp.route("/approvals")
@@ -201,3 +225,33 @@ def schedules_page():
         page = schedules.list_schedules(session, owner(), limit=PAGE)
         names = _names(session, {s.workflow_id for s in page.items})
         return render_template("console/schedules.html", items=page.items, names=names, describe=describe)
+
+
+@blp.route("/usage")
+def usage_page():
+    start, end = usage.window(_day(request.args.get("from")), _day(request.args.get("to")))
+    chosen = {"provider": request.args.get("provider") or None, "model": request.args.get("model") or None}
+    try:
+        with transaction() as session:
+            rows = usage.usage(session, owner(), start, end, "day_model", **chosen).items
+            days = {row["day"]: row for row in usage.usage(session, owner(), start, end, "day", **chosen).items}
+            seen = usage.usage(session, owner(), start, end, "model").items
+    except DomainError as exc:
+        return _back(url_for("console.usage_page"), str(exc), 422)
+    costs = [row["cost"] for row in days.values() if row["cost"] is not None]
+    totals = {name: sum(row[name] for row in days.values())
+              for name in ("requests", "prompt_tokens", "completion_tokens", "total_tokens")}
+    totals["cost"] = sum(costs) if costs else None
+    chart = [(start + timedelta(days=i), days.get(start + timedelta(days=i))) for i in range((end - start).days + 1)]
+    choices = {name: sorted({m[name] for m in seen} | ({chosen[name]} - {None})) for name in chosen}
+    return render_template("console/usage.html", rows=rows, totals=totals, chart=chart, most=max(costs, default=0),
+                           start=start, end=end, chosen=chosen, choices=choices)
+
+
+@blp.route("/agents")
+def agents_page():
+    with transaction() as session:
+        pages = {"agents": agents.list_agents(session, owner(), limit=PAGE),
+                 "tools": agents.list_tools(session, owner(), limit=PAGE),
+                 "teams": agents.list_teams(session, owner(), limit=PAGE)}
+        return render_template("console/agents.html", pages=pages)

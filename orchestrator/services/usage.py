@@ -1,19 +1,21 @@
 """Reading what model calls left: an execution's calls and structured outputs, and usage
-summed over days, models or workflows."""
+summed over days, models, workflows or days and models."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from orchestrator.db import Execution, StepCall, StructuredOutput, UsageMetric, User, Workflow
+from orchestrator.db.types import utcnow
 from orchestrator.services.errors import Invalid, owned
 from orchestrator.services.pagination import DEFAULT_LIMIT, Page, paginate
 
-GROUPS = ("day", "model", "workflow")
+GROUPS = ("day", "model", "workflow", "day_model")
+DEFAULT_DAYS = 30
 
 
 def list_calls(session: Session, owner: User, execution_id: uuid.UUID, *, cursor: str | None = None,
@@ -29,19 +31,31 @@ def list_structured_outputs(session: Session, owner: User, execution_id: uuid.UU
                     StructuredOutput, cursor, limit)
 
 
-def usage(session: Session, owner: User, start: date, end: date, group_by: str = "day") -> Page[dict[str, Any]]:
-    """Requests, tokens and cost from ``start`` to ``end`` (days, UTC, both included)."""
+def window(start: date | None, end: date | None) -> tuple[date, date]:
+    """The days a usage query covers: ``end`` defaults to today (UTC), ``start`` to
+    ``DEFAULT_DAYS`` days ending at ``end``."""
+    end = end or utcnow().date()
+    return start or end - timedelta(days=DEFAULT_DAYS - 1), end
+
+
+def usage(session: Session, owner: User, start: date, end: date, group_by: str = "day", *,
+          provider: str | None = None, model: str | None = None) -> Page[dict[str, Any]]:
+    """Requests, tokens and cost from ``start`` to ``end`` (days, UTC, both included), of one
+    provider's calls and/or one model id's when given."""
     if start > end:
         raise Invalid("from is after to", {"from": ["must not be after to"]})
     keys = {"day": [UsageMetric.day],
             "model": [UsageMetric.provider, UsageMetric.model],
-            "workflow": [UsageMetric.workflow_id, Workflow.name.label("workflow_name")]}[group_by]
+            "workflow": [UsageMetric.workflow_id, Workflow.name.label("workflow_name")],
+            "day_model": [UsageMetric.day, UsageMetric.provider, UsageMetric.model]}[group_by]
+    narrowed = [column == value for column, value in ((UsageMetric.provider, provider), (UsageMetric.model, model))
+                if value is not None]
     query = (select(*keys, func.sum(UsageMetric.requests).label("requests"),
                     func.sum(UsageMetric.prompt_tokens).label("prompt_tokens"),
                     func.sum(UsageMetric.completion_tokens).label("completion_tokens"),
                     func.sum(UsageMetric.cost).label("cost"))
              .join(Workflow, Workflow.id == UsageMetric.workflow_id)
-             .where(UsageMetric.owner_id == owner.id, UsageMetric.day >= start, UsageMetric.day <= end)
+             .where(UsageMetric.owner_id == owner.id, UsageMetric.day >= start, UsageMetric.day <= end, *narrowed)
              .group_by(*keys).order_by(*keys))
     items = []
     for row in session.execute(query):

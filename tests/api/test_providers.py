@@ -177,6 +177,13 @@ def test_calls_structured_outputs_and_usage(stack, client, other):
         (2, 10, 5, 0.25)
     [by_workflow] = client.get("/api/v1/usage?group_by=workflow").json["items"]
     assert by_workflow["workflow_name"] == "chain"
+    by_day_and_model = client.get("/api/v1/usage?group_by=day_model").json["items"]
+    assert [(u["day"], u["provider"], u["model"], u["requests"], u["cost"]) for u in by_day_and_model] == \
+        [(by_day["day"], "acme", "m1", 1, 0.25), (by_day["day"], "acme", "m2", 1, None)]
+    [only_m2] = client.get("/api/v1/usage?group_by=model&model=m2").json["items"]
+    assert (only_m2["model"], only_m2["requests"]) == ("m2", 1)
+    assert client.get("/api/v1/usage?provider=acme").json["items"][0]["requests"] == 2
+    assert client.get("/api/v1/usage?provider=backup").json["items"] == []
     assert client.get("/api/v1/usage?from=2020-01-01&to=2020-01-31").json == {"items": [], "next_cursor": None}
     assert other.get("/api/v1/usage").json["items"] == []
     assert client.get("/api/v1/usage?from=2020-02-01&to=2020-01-01").status_code == 422

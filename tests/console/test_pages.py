@@ -1,7 +1,8 @@
 """The web console in Debian's chromium (headless, driven by selenium) against a real API server.
 
-The execution page's screenshot is saved under $TEST_ARTIFACTS (default: the system's temp
-directory)/orchestrator-console/ and its path printed."""
+Screenshots (execution-page.png; model-calls.png, the page of an execution that called models;
+usage-page.png) are saved under $TEST_ARTIFACTS (default: the system's temp
+directory)/orchestrator-console/ and their paths printed."""
 from __future__ import annotations
 
 import os
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from examples import llm_server as llm
 from tests.support.api import BOOTSTRAP_KEY, new_workflow, submit
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -129,11 +131,17 @@ def test_the_execution_page_follows_the_run_live_to_completed(browser, served):
     assert '"total": 5' in text_of(browser, "#output")
     events = text_of(browser, "#events")
     assert "execution_completed" in events and "step_failed flaky" in events
+    screenshot(browser, "execution-page.png")
+
+
+def screenshot(browser, name: str) -> None:
+    """The whole page, into ARTIFACTS."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shot = ARTIFACTS / "execution-page.png"
+    shot = ARTIFACTS / name
+    browser.set_window_size(1280, browser.execute_script("return document.documentElement.scrollHeight") + 140)
     browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
-    print(f"\nscreenshot of the execution page: {shot}")
+    print(f"\nscreenshot: {shot}")
 
 
 def test_approving_from_the_page(browser, served):
@@ -152,3 +160,88 @@ def test_approving_from_the_page(browser, served):
     wait_for(lambda: text_of(browser, "#execution-status") == "completed", what="the execution to complete")
     answer = client.get(f"/api/v1/executions/{execution}").json
     assert answer["status"] == "completed" and answer["output"] == {"go": {"approved": True, "decided_by": "console"}}
+
+
+KEYS = ("acme-console-key-one-0001", "acme-console-key-two-0002")
+# Two model calls, then a decision: the execution runs on, so the page must show the calls live.
+ASK_THEN_APPROVE = {"name": "ask-models", "nodes": [
+    {"id": "ask", "type": "llm", "config": {"model": "acme/m1", "prompt": "{{ input.question }}"}},
+    {"id": "check", "type": "llm", "config": {"model": "acme/m2", "prompt": "Check: {{ nodes.ask.output.text }}"}},
+    {"id": "approve", "type": "human_approval", "config": {"approver_email": "boss@example.com"}}],
+    "edges": [{"source": "ask", "target": "check"}, {"source": "check", "target": "approve"}]}
+
+
+def offline_provider(client, server) -> None:
+    """The offline model server as provider acme (m1: 0.5/1.5, m2: 1/2 per 1,000 tokens), two keys."""
+    provider = client.post("/api/v1/providers", json={"name": "acme", "type": "openai"}).json["id"]
+    assert client.post(f"/api/v1/providers/{provider}/endpoints",
+                       json={"name": "main", "base_url": f"{server.url}/v1"}).status_code == 201
+    for model_id, prices in (("m1", (0.5, 1.5)), ("m2", (1, 2))):
+        assert client.post(f"/api/v1/providers/{provider}/models", json={
+            "model_id": model_id, "input_price": prices[0], "output_price": prices[1]}).status_code == 201
+    for i, key in enumerate(KEYS, 1):
+        assert client.post(f"/api/v1/providers/{provider}/credentials",
+                           json={"alias": f"k{i}", "api_key": key}).status_code == 201
+
+
+def test_model_calls_appear_live_on_the_execution_page_and_add_up_on_the_usage_page(browser, served, llm_server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    client = served.client()
+    offline_provider(client, llm_server)
+    llm_server.script(llm.error(401, f"key {KEYS[0]} revoked"),       # the first key: the second is tried
+                      llm.text("Sent.", usage={"prompt_tokens": 120, "completion_tokens": 30}),
+                      llm.text("Fine.", usage={"prompt_tokens": 40, "completion_tokens": 10}))
+    workflow = client.post("/api/v1/workflows", json={"definition": ASK_THEN_APPROVE}).json["id"]
+    execution = submit(client, workflow, {"question": "Mail jane.doe@example.com the summary"}).json["id"]
+    sign_in(browser, served, then=f"/ui/executions/{execution}")
+    assert "No model calls." in wait_for(lambda: text_of(browser, "#calls"), what="the calls section")
+    assert text_of(browser, "#totals") == ""
+    browser.execute_script("window.stillThisPage = true")
+    time.sleep(0.3)                                  # the event stream is open
+    served.run()                                     # ask and check call models; approve waits
+    wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#calls tr.call")) == 3, what="three calls")
+    wait_for(lambda: "200 tokens · cost 0.165" in text_of(browser, "#totals"), what="the totals")
+    assert browser.execute_script("return window.stillThisPage") is True          # swapped in, not reloaded
+    rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#calls tr.call")]
+    assert "ask 1 · 0 acme/m1 error" in rows[0] and "key [REDACTED] revoked" in rows[0]
+    assert "ask 1 · 0 acme/m1 ok 120 30 0.105" in rows[1]
+    assert "check 1 · 0 acme/m2 ok 40 10 0.06" in rows[2]
+    content = browser.find_elements(By.CSS_SELECTOR, "#calls details")[1]
+    content.find_element(By.TAG_NAME, "summary").click()
+    assert "[REDACTED:email]" in content.text and "jane.doe" not in content.text and '"Sent."' in content.text
+    assert not any(key in browser.page_source for key in KEYS)
+
+    browser.refresh()                                # the approval shows on a new load of the page
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#approvals button.approve"), what="the approve button")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#calls tr.call")) == 3
+    browser.find_element(By.CSS_SELECTOR, "#approvals button.approve").click()
+    wait_for(lambda: not browser.find_elements(By.CSS_SELECTOR, "#approvals"), what="the approval to go")
+    served.run()
+    wait_for(lambda: browser.find_element(By.ID, "events").get_attribute("data-stream") == "",
+             what="the page to reload as ended")
+    assert text_of(browser, "#execution-status") == "completed"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#calls tr.call")) == 3            # as stored
+    assert "200 tokens · cost 0.165" in text_of(browser, "#totals")
+    screenshot(browser, "model-calls.png")
+
+    browser.find_element(By.LINK_TEXT, "Usage").click()
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#usage"), what="the usage page")
+    today = client.get(f"/api/v1/executions/{execution}").json["created_at"][:10]
+    assert [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#usage tbody tr")] == \
+        [f"{today} acme m1 2 120 30 150 0.105", f"{today} acme m2 1 40 10 50 0.06"]
+    assert text_of(browser, "#usage tfoot") == "Total 3 160 40 200 0.165"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "svg.bars rect")) == 1
+    screenshot(browser, "usage-page.png")
+    Select(browser.find_element(By.NAME, "model")).select_by_visible_text("m2")
+    browser.find_element(By.CSS_SELECTOR, ".filters button").click()
+    wait_for(lambda: "model=m2" in browser.current_url, what="the model filter")
+    assert [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#usage tbody tr")] == \
+        [f"{today} acme m2 1 40 10 50 0.06"]
+    assert "Requests\n1" in text_of(browser, "#usage-totals") and "Cost\n0.06" in text_of(browser, "#usage-totals")
+    for name, day in (("from", "2020-01-01"), ("to", "2020-01-31")):
+        browser.execute_script("arguments[0].value = arguments[1]", browser.find_element(By.NAME, name), day)
+    browser.find_element(By.CSS_SELECTOR, ".filters button").click()
+    wait_for(lambda: "from=2020-01-01" in browser.current_url, what="the date filter")
+    assert "No model calls in these days by this provider or model" in text_of(browser, "#usage")
+    assert "No call with a known price" in text_of(browser, "main")

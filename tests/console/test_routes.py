@@ -49,3 +49,27 @@ def test_another_owners_execution_is_404_in_the_console(stack, client, other):
     browser.post("/ui/login", data={"api_key": key}, headers=SAME)
     response = browser.get(f"/ui/executions/{execution}")
     assert response.status_code == 404 and b"Not found" in response.data and b"Sign out" in response.data
+    assert browser.get(f"/ui/executions/{execution}/calls").status_code == 404
+
+
+def test_the_usage_page_refuses_a_range_that_ends_before_it_starts(stack):
+    browser = signed_in(stack)
+    refused = browser.get("/ui/usage?from=2020-02-01&to=2020-01-01")
+    assert refused.status_code == 422 and b"from is after to" in refused.data
+    shown = browser.get("/ui/usage?from=not-a-day&to=2020-01-31")          # a day it cannot read: the default
+    assert shown.status_code == 200 and b"2020-01-02 to 2020-01-31" in shown.data
+
+
+def test_the_agents_page_lists_agents_tools_and_teams_but_no_tool_config(stack, client):
+    tool = {"name": "lookup", "description": "Looks an item up", "visibility": "shared",
+            "config": {"kind": "http", "url": "http://127.0.0.1:9/items", "headers": {"X-Token": "tok-never-shown"}}}
+    assert client.post("/api/v1/tools", json=tool).status_code == 201
+    assert client.post("/api/v1/agents", json={"name": "writer", "model": "acme/m1", "goal": "Write it up",
+                                               "tools": ["lookup"]}).status_code == 201
+    assert client.post("/api/v1/teams", json={"name": "desk", "topology_config": {
+        "type": "sequential", "members": [{"name": "first", "agent": "writer"}]}}).status_code == 201
+    page = signed_in(stack).get("/ui/agents").get_data(as_text=True)
+    for shown in ("writer", "acme/m1", "Write it up", "lookup", "Looks an item up", "shared", "desk", "sequential",
+                  "first"):
+        assert shown in page
+    assert "tok-never-shown" not in page and "127.0.0.1:9" not in page

@@ -22,13 +22,6 @@ from orchestrator.services import providers
 from tests.integration.test_schema import make_workflow
 
 
-@pytest.fixture
-def llm_server():
-    server = LLMServer().start()
-    yield server
-    server.close()
-
-
 @dataclass
 class Turns:
     """What a node's run left: its turns' returns, every call, every emitted event."""

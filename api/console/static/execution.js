@@ -1,11 +1,13 @@
 // The execution page, live: each event of the server-sent stream goes into the log and
-// moves its node (graph and step table) to the status it names. When the execution ends
-// the page reloads once, to show outputs and errors as stored.
+// moves its node (graph and step table) to the status it names. A step that records a turn
+// (every step event but step_running) may have called models: the totals and the model
+// calls are fetched again from the console and swapped in. When the execution ends the page
+// reloads once, to show outputs and errors as stored.
 (function () {
   "use strict";
   var log = document.getElementById("events");
   if (!log || !log.dataset.stream) { return; }
-  var STEP = ["queued", "running", "waiting", "completed", "failed", "skipped", "cancelled", "pending"];
+  var STEP = ["queued", "running", "waiting", "completed", "failed", "skipped", "cancelled", "pending", "turn"];
   var EXECUTION = ["pending", "running", "paused", "completed", "failed", "cancelled", "timed_out"];
   var ENDED = ["completed", "failed", "cancelled", "timed_out"];
   var source = new EventSource(log.dataset.stream + "?after=" + encodeURIComponent(log.dataset.after));
@@ -43,6 +45,39 @@
     if (attempt) { row.cells[3].textContent = attempt; }
   }
 
+  // One fetch at a time; events that arrive meanwhile ask for one more after it.
+  var fetching = false, again = false;
+  function refreshCalls() {
+    var calls = document.getElementById("calls");
+    if (fetching) { again = true; return; }
+    fetching = true;
+    fetch(calls.dataset.source, {credentials: "same-origin"})
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) { if (html) { swap(html); } })
+      .catch(function () { /* the next event or the reload at the end brings them */ })
+      .finally(function () {
+        fetching = false;
+        if (again) { again = false; refreshCalls(); }
+      });
+  }
+
+  // Each element of the fragment replaces the page's element of the same id; the calls
+  // whose content the reader opened stay open.
+  function swap(html) {
+    var open = Array.prototype.map.call(document.querySelectorAll("#calls details[open]"),
+                                        function (d) { return d.dataset.call; });
+    var fragment = document.createElement("template");
+    fragment.innerHTML = html;
+    Array.prototype.slice.call(fragment.content.children).forEach(function (fresh) {
+      var old = fresh.id && document.getElementById(fresh.id);
+      if (old) { old.replaceWith(fresh); }
+    });
+    open.forEach(function (call) {
+      var details = document.querySelector('#calls details[data-call="' + CSS.escape(call) + '"]');
+      if (details) { details.open = true; }
+    });
+  }
+
   function show(event) {
     var item = document.createElement("li");
     item.appendChild(text("span", "seq", event.seq));
@@ -60,7 +95,9 @@
     show(event);
     var kind = event.event_type;
     if (kind.indexOf("step_") === 0 && event.node_id) {
-      moveNode(event.node_id, kind.slice(5), event.attempt);
+      var step = kind.slice(5);
+      moveNode(event.node_id, step === "turn" ? "queued" : step, event.attempt);    // the next turn waits
+      if (step !== "running") { refreshCalls(); }
     } else if (kind.indexOf("execution_") === 0) {
       var status = kind.slice(10);
       document.getElementById("execution-status").replaceChildren(badge(status));
