@@ -21,7 +21,7 @@ from orchestrator.db.types import utcnow
 from orchestrator.engine import Engine, Outbox
 from orchestrator.schedules.bookkeeping import record_outcome
 from orchestrator.schedules.cron import last_slot, next_run
-from orchestrator.services import executions
+from orchestrator.services import executions, limits
 from orchestrator.services.errors import DomainError
 from orchestrator.states import ExecutionStatus, MisfirePolicy, ScheduleStatus, Trigger
 
@@ -75,11 +75,12 @@ def _start(engine: Engine, session: Session, outbox: Outbox, schedule: Scheduled
     except IntegrityError:
         log.info("schedule %s: slot %s was already fired", schedule.id, slot)
         return
+    owner = session.get(User, schedule.owner_id)
     try:
         with session.begin_nested():
-            execution = executions.create(engine, session, outbox, session.get(User, schedule.owner_id),
-                                          schedule.workflow_id, schedule.input, trigger=Trigger.SCHEDULE,
-                                          schedule_id=schedule.id)
+            limits.take_execution_slot(session, owner, now)    # a scheduled run counts like a submitted one
+            execution = executions.create(engine, session, outbox, owner, schedule.workflow_id, schedule.input,
+                                          trigger=Trigger.SCHEDULE, schedule_id=schedule.id)
     except DomainError as exc:
         detail = f"{exc.message}: {exc.errors}" if exc.errors else exc.message
         record_outcome(schedule, ExecutionStatus.FAILED, f"the run could not start: {detail}", now)

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from orchestrator.db import Execution, ScheduledWorkflow, ScheduleFire
+from orchestrator.db import Execution, ScheduledWorkflow, ScheduleFire, User
 from orchestrator.db.types import utcnow
 from orchestrator.schedules import service
 from orchestrator.schedules.firing import MISFIRE_GRACE, fire_due
@@ -178,6 +178,18 @@ def test_a_run_that_cannot_start_counts_as_a_failure_and_uses_up_its_slot(env):
     assert runs(env, schedule) == [] and [f.execution_id for f in fires(env, schedule)] == [None]
     assert failed.last_error_message == f"the run could not start: workflow {schedule.workflow_id} is archived"
     assert (failed.status, failed.consecutive_failures) == ("paused", 1)
+
+
+def test_a_scheduled_run_counts_against_the_owners_executions_per_minute(env):
+    engine, _, owner = env
+    with engine.sessions.begin() as s:
+        s.get(User, owner.id).max_executions_per_minute = 1
+    first, second = new_schedule(env), new_schedule(env)
+    fire_due(engine, first.next_run_at)
+    assert len(runs(env, first)) + len(runs(env, second)) == 1
+    refused = next(s for s in (reload(env, first), reload(env, second)) if s.last_error_message)
+    assert refused.last_error_message == "the run could not start: over the limit of 1 executions per minute"
+    assert refused.consecutive_failures == 1 and [f.execution_id for f in fires(env, refused)] == [None]
 
 
 def test_invalid_fields_are_named(env):
