@@ -3,8 +3,10 @@ model, or one tool) and ends; its state (the conversation, the calls still to ma
 the checkpoint of the next. A killed worker therefore repeats at most the call in flight.
 
 A turn: tool calls the model asked for are made one per turn (a tool that requires approval
-first waits for a human decision); otherwise the model is asked (one iteration); an answer
-without tool calls is final; ``max_iterations`` model calls end the loop.
+first waits for a human decision; a workflow tool parks the step until its child execution
+ends, and the next turn hands the child's output to the model); otherwise the model is asked
+(one iteration); an answer without tool calls is final; ``max_iterations`` model calls end
+the loop.
 """
 from __future__ import annotations
 
@@ -17,13 +19,13 @@ from typing import Any
 
 from orchestrator.agents import context as shared
 from orchestrator.agents.catalog import agent_by_name
-from orchestrator.agents.tools import ToolSpec, call_http, check_arguments, is_workflow, load_tool
+from orchestrator.agents.tools import ToolSpec, call_http, check_arguments, child_run, is_workflow, load_tool
 from orchestrator.db import Agent
 from orchestrator.db.types import utcnow
 from orchestrator.llm.clients import SCHEMA_INSTRUCTION
 from orchestrator.llm.completion import REPAIR_PROMPT, Completion, parse_json, schema_errors
 from orchestrator.llm.redaction import Redactor
-from orchestrator.nodes.base import ApprovalRequest, CallRecord, Continue, NodeContext, NodeError, Suspend
+from orchestrator.nodes.base import ApprovalRequest, CallRecord, ChildRun, Continue, NodeContext, NodeError, Suspend
 from orchestrator.states import AgentStatus
 
 DEFAULT_APPROVAL_SECONDS = 86_400
@@ -63,12 +65,13 @@ def resolve_agent(ctx: NodeContext, ref: Any, label: str) -> AgentSpec:
 @dataclass(frozen=True)
 class Outcome:
     """How a turn ended: ``continue`` (run again now), ``park`` (at ``not_before``), ``approval``
-    (wait for a human), ``done`` (``output``)."""
+    (wait for a human), ``child`` (wait for a child execution), ``done`` (``output``)."""
 
     kind: str
     output: Any = None
     not_before: datetime | None = None
     approval: ApprovalRequest | None = None
+    child: ChildRun | None = None
     message: str = ""
 
 
@@ -78,6 +81,8 @@ def node_result(outcome: Outcome, state: Any) -> Any:
         return outcome.output
     if outcome.kind == "approval":
         return Suspend(approval=outcome.approval, state=state)
+    if outcome.kind == "child":
+        return Suspend(child=outcome.child, state=state)
     return Continue(state, not_before=outcome.not_before, message=outcome.message)
 
 
@@ -118,16 +123,8 @@ class AgentLoop:
 
     # -- the model -----------------------------------------------------------------------------
 
-    def _tools(self) -> dict[str, ToolSpec]:
-        specs = {name: load_tool(self.ctx, name) for name in self.spec.tools}
-        workflow_tools = [name for name, spec in specs.items() if is_workflow(spec)]
-        if workflow_tools:
-            raise NodeError(f"agent {self.spec.name!r}: workflow tools ({', '.join(workflow_tools)}) run in a tool "
-                            f"node, not inside an agent", retryable=False)
-        return specs
-
     def _model_turn(self, state: dict[str, Any]) -> Outcome:
-        functions = [spec.as_function() for spec in self._tools().values()]
+        functions = [load_tool(self.ctx, name).as_function() for name in self.spec.tools]
         functions += shared.functions(self.read, self.write)
         completion = Completion(self.ctx, {"model": self.spec.model, "params": self.spec.params}, tuple(functions))
         asked = completion.ask(state)
@@ -175,6 +172,9 @@ class AgentLoop:
         except ValueError:
             arguments = None
         decision = state.pop("approval", None)
+        child = state.pop("child", None)
+        if child is not None:           # the workflow tool's child execution ended
+            return self._child_answered(state, call, arguments, child)
         if not isinstance(arguments, dict):
             return self._answered(state, call, {}, "error", {"error": "the arguments are not a JSON object"})
         if name in (shared.READ, shared.WRITE):
@@ -201,11 +201,31 @@ class AgentLoop:
             if not decision.get("approved"):
                 return self._answered(state, call, arguments, decision.get("status", "rejected"),
                                       {"error": f"a person did not allow this call ({decision.get('status')})"})
+        if is_workflow(spec):
+            return Outcome("child", child=child_run(spec, arguments),
+                           message=f"{self.label} runs workflow tool {name} as a child execution")
         try:
             result = call_http(self.ctx, spec, arguments)
         except NodeError as exc:
             return self._answered(state, call, arguments, "error", {"error": str(exc)})
         return self._answered(state, call, arguments, "ok", result)
+
+    def _child_answered(self, state: dict[str, Any], call: dict[str, Any], arguments: dict[str, Any],
+                        child: dict[str, Any]) -> Outcome:
+        """The model gets a workflow tool's child output, or why the child did not complete."""
+        if child["status"] == "completed":
+            status, result = "ok", child["output"]
+        else:
+            status, result = "error", {"error": f"workflow tool {call['name']!r}: child execution "
+                                                f"{child['execution_id']} {child['status']}: "
+                                                f"{child.get('error') or 'no error'}"}
+        redact = Redactor()
+        self.ctx.record_call(CallRecord(kind="tool", target=call["name"], status=status,
+                                        request={"arguments": redact(arguments)}, response=redact(result),
+                                        error=result["error"] if status == "error" else None,
+                                        meta={"kind": "workflow", "turn": self.ctx.turn,
+                                              "execution_id": child["execution_id"]}))
+        return self._answered(state, call, arguments, status, result)
 
     def _ask_approval(self, state: dict[str, Any], spec: ToolSpec, arguments: dict[str, Any]) -> Outcome:
         seconds = self.approval.get("timeout_seconds", DEFAULT_APPROVAL_SECONDS)

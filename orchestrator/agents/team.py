@@ -110,8 +110,9 @@ class TeamRun:
         if elapsed > self.plan.timeout_seconds:
             raise NodeError(f"team {self.plan.name!r} timed out after {self.plan.timeout_seconds} s "
                             f"({state['iterations']} member turn(s) done)", retryable=False)
-        if "approval" in state and state["current"]:
-            state["current"]["agent"]["approval"] = state.pop("approval")
+        for taken_up in ("approval", "child"):       # what a member's turn waited for
+            if taken_up in state and state["current"]:
+                state["current"]["agent"][taken_up] = state.pop(taken_up)
         if state["current"] is None:
             decided = self._decide(state)
             if decided is not None:

@@ -118,7 +118,7 @@ def resolve_approval(txn: Transaction, approval_id: uuid.UUID, step_id: uuid.UUI
     if step is None or step.status != S.WAITING:
         return
     decision = {**decision_data, "approved": status is ApprovalStatus.APPROVED, "status": status.value}
-    if txn.resume_after_decision(step, decision):
+    if txn.take_up(step, {"approval": decision}, f"approval {decision['status']}; the node goes on"):
         return
     if status is ApprovalStatus.APPROVED:
         txn.complete(step, {**decision_data, "approved": True}, "approved")

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The checkpoint key of a node's state parked for a human decision.
+# The checkpoint key of a node's state parked for what it takes up itself (see ``take_up``).
 RESUME = "__resume__"
 # A message may arrive a little before its step is due (clocks, countdown rounding).
 EARLY_TOLERANCE = timedelta(milliseconds=500)
@@ -314,9 +314,10 @@ class Transaction:
                                                                "details": details}, **fields)
         return token
 
-    def resume_after_decision(self, step: Row, decision: dict[str, Any]) -> bool:
-        """A decided approval the node takes up itself: waiting -> queued as its next turn, with
-        the decision in its checkpoint. False when the node did not ask for that."""
+    def take_up(self, step: Row, outcome: dict[str, Any], message: str) -> bool:
+        """What a waiting node asked to take up itself (a human decision, its children's
+        results): waiting -> queued as its next turn, ``outcome`` added to the state it parked
+        (``{RESUME: state}`` in the checkpoint). False when the node did not ask for that."""
         if not step.turn:
             return False
         current = self.conn.execute(select(StepCheckpoint.id).where(
@@ -325,8 +326,8 @@ class Transaction:
         if not isinstance(state, dict) or RESUME not in state:
             return False
         self.conn.execute(delete(StepCheckpoint).where(StepCheckpoint.id == current))
-        self.save_checkpoint(step, step.turn, {**state[RESUME], "approval": decision})
-        self.queue(step, f"approval {decision['status']}; the node goes on")
+        self.save_checkpoint(step, step.turn, {**state[RESUME], **outcome})
+        self.queue(step, message)
         return True
 
     def save_checkpoint(self, step: Row, turn: int, state: Any) -> None:
@@ -363,7 +364,7 @@ class Transaction:
                 "id": uuid.uuid4(), "execution_id": self.execution.id, "step_id": step.id, "node_id": step.node_id,
                 "attempt": step.attempt, "turn": step.turn, "seq": i, "kind": c.kind, "target": c.target,
                 "status": c.status, "request": c.request, "response": c.response, "usage": c.usage,
-                "cost": c.cost, "latency_ms": c.latency_ms, "error": c.error, "meta": c.meta,
+                "cost": c.cost, "latency_ms": c.latency_ms, "error": c.error, "metadata": c.meta,
                 "created_at": self.now} for i, c in enumerate(calls, 1)])
             tokens = sum(int((c.usage or {}).get("total_tokens") or 0) for c in calls)
             costs = [c.cost for c in calls if c.cost is not None]

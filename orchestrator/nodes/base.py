@@ -60,7 +60,10 @@ class Suspend:
     it runs again as the next turn with ``ctx.checkpoint == {**state, "approval": {"approved",
     "status", **decision_data}}``, whatever the decision was.
     ``child``: the step waits for a child execution; it completes with
-    ``{execution_id, status, output}`` or fails with the child.
+    ``{execution_id, status, output}`` or fails with the child. With ``state``, the node takes
+    the result up itself: it runs again as the next turn with ``ctx.checkpoint == {**state,
+    "child": {execution_id, status, output, error}}`` (``"children"`` for a map), whether or
+    not the child completed.
     """
 
     until: datetime | None = None

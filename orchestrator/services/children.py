@@ -8,6 +8,9 @@ worker. The runs still to start are kept sealed in the step's checkpoint.
 ``finish_child`` runs in the transaction that ends a child: it locks the parent (child first,
 then parent: the only order these locks are taken in) and starts the next child of a map,
 or completes the parent step once every child completed, or fails it when a child did not.
+A node that suspended with ``state`` (an agent calling a workflow tool) takes the outcome up
+itself instead: its next turn runs with ``child`` (or, for a map, ``children``) in its state,
+whether the children completed or not.
 
 ``cancel_children`` cancels a parent's open children after the parent ended; the sweeper
 cancels any it missed (``engine.maintenance``).
@@ -24,6 +27,7 @@ from orchestrator.db import Execution, User
 from orchestrator.engine import Transaction, cancel
 from orchestrator.engine.control import NotAllowed, Unknown
 from orchestrator.engine.sql import Row
+from orchestrator.engine.transaction import RESUME
 from orchestrator.nodes.base import ChildRun, Suspend
 from orchestrator.services import executions, workflows
 from orchestrator.services.errors import DomainError
@@ -54,7 +58,7 @@ def start_children(txn: Transaction, step: Row, suspend: Suspend) -> bool:
         return True
     turn = step.turn + 1
     txn.save_checkpoint(step, turn, {"runs": planned, "max_concurrency": suspend.max_concurrency,
-                                     "single": single})
+                                     "single": single, **({} if suspend.state is None else {RESUME: suspend.state})})
     txn.wait(step, f"waiting for {len(planned)} child execution(s)", turn=turn,
              data={"children": len(planned), "max_concurrency": suspend.max_concurrency})
     try:
@@ -94,8 +98,11 @@ def finish_child(txn: Transaction) -> None:
     siblings[child.id].update(status=child.status, output=child.values.get("output"), error=child.error_message)
     if child.status != E.COMPLETED:
         open_ = [uuid.UUID(s["execution_id"]) for s in siblings.values() if E(s["status"]) in EXECUTION_ACTIVE]
-        parent.fail_attempt(step, f"child execution {child.id} {child.status}: {child.error_message or 'no error'}",
-                            retryable=False)
+        failed = {key: siblings[child.id][key] for key in ("execution_id", "status", "output", "error")}
+        if not parent.take_up(step, {_outcome_key(state): failed}, f"child execution {child.id} {child.status}; "
+                                                                    "the node goes on"):
+            parent.fail_attempt(step, f"child execution {child.id} {child.status}: "
+                                      f"{child.error_message or 'no error'}", retryable=False)
         if open_:
             parent.outbox.callbacks.append(lambda: _cancel_all(txn.engine, open_))
         return
@@ -117,8 +124,16 @@ def finish_child(txn: Transaction) -> None:
     items = sorted(siblings.values(), key=lambda s: s["index"])
     results = [{"execution_id": s["execution_id"], "status": s["status"], "output": s["output"]} for s in items]
     output = results[0] if state["single"] else {"items": results, "outputs": [s["output"] for s in items]}
+    if parent.take_up(step, {_outcome_key(state): output}, f"{len(results)} child execution(s) completed; "
+                                                           "the node goes on"):
+        return
     parent.complete(step, output, f"{len(results)} child execution(s) completed")
     parent.advance(after=step.node_id)
+
+
+def _outcome_key(state: dict[str, Any]) -> str:
+    """Where a node that takes its children's outcome up itself finds it in its next state."""
+    return "child" if state["single"] else "children"
 
 
 def cancel_children(txn: Transaction) -> None:

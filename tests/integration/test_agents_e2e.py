@@ -164,12 +164,18 @@ def test_a_tool_node_checks_arguments_and_calls(stack, tools):
         steps["call"].error_message
 
 
-def test_a_workflow_tool_runs_as_a_child_execution(stack, admin, tools):
+@pytest.fixture(scope="module")
+def doubler(stack, admin):
+    """A workflow tool: the workflow ``double`` (``n`` -> ``{twice: {doubled}}``); ``n`` 0 fails it."""
     with stack.engine.sessions.begin() as s:
         workflows.create_workflow(s, stack.engine.keyring, stack.owner, {"name": "double", "nodes": [
-            {"id": "twice", "type": "transform", "config": {"output": {"doubled": "{{ input.n * 2 }}"}}}]})
+            {"id": "twice", "type": "transform", "config": {"output": {"doubled": "{{ input.n * 2 }}"}}},
+            {"id": "check", "type": "transform", "config": {"output": "{{ 1 / input.n }}"}}]})
     make_tool(stack, admin, "doubler", {"kind": "workflow", "workflow_id": "double"},
               {"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}})
+
+
+def test_a_workflow_tool_runs_as_a_child_execution(stack, doubler):
     execution_id = submit(stack, {"name": "t", "nodes": [
         {"id": "call", "type": "tool", "config": {"tool": "doubler", "arguments": {"n": 21}}}]})
     execution, steps, _ = finished(stack, execution_id)
@@ -179,6 +185,28 @@ def test_a_workflow_tool_runs_as_a_child_execution(stack, admin, tools):
     with stack.engine.sessions() as s:
         child = s.get(Execution, output["execution_id"])
         assert (child.parent_execution_id, child.trigger) == (execution_id, "subworkflow")
+
+
+def test_an_agent_calls_a_workflow_tool_and_gets_the_childs_output(stack, provider_server, doubler):
+    provider_server.script(llm.tool_call("doubler", {"n": 21}), llm.tool_call("doubler", {"n": 0}),
+                           llm.text("21 doubled is 42; 0 could not be checked."))
+    execution_id = submit(stack, agent_workflow(agent={"model": "acme/m1", "tools": ["doubler"]}), {"question": "q"})
+    execution, steps, _ = finished(stack, execution_id)
+    assert execution.status == "completed", execution.error_message
+    output = steps["assist"].output
+    assert (output["text"], output["iterations"]) == ("21 doubled is 42; 0 could not be checked.", 3)
+    assert [(c["arguments"], c["status"]) for c in output["tool_calls"]] == [({"n": 21}, "ok"), ({"n": 0}, "error")]
+    results = [json.loads(m["content"]) for m in provider_server.requests[2].messages if m["role"] == "tool"]
+    assert results[0]["twice"]["doubled"] in (42, "42")
+    assert results[1]["error"].startswith("workflow tool 'doubler': child execution ") and "failed" in results[1]["error"]
+    with stack.engine.sessions() as s:
+        children = s.scalars(select(Execution).where(Execution.parent_execution_id == execution_id)
+                             .order_by(Execution.created_at)).all()
+    assert [(c.status, c.input, c.trigger) for c in children] == [
+        ("completed", {"n": 21}, "subworkflow"), ("failed", {"n": 0}, "subworkflow")]
+    calls = calls_of(stack, execution_id)
+    assert [(c.kind, c.target, c.status, (c.meta or {}).get("execution_id")) for c in calls if c.kind == "tool"] == [
+        ("tool", "doubler", "ok", str(children[0].id)), ("tool", "doubler", "error", str(children[1].id))]
 
 
 def test_context_written_by_a_node_read_by_an_agent_tool_and_a_later_template(stack, provider_server, tools):
