@@ -1,5 +1,6 @@
 """The ``context_read`` and ``context_write`` built-in tools: an agent reads and writes the
-execution's shared contexts, limited to the namespaces its node declares."""
+execution's shared contexts, limited to the namespaces its node declares. A write is made
+with the commit of the turn that asked for it."""
 from __future__ import annotations
 
 import uuid
@@ -8,7 +9,6 @@ from typing import Any
 from sqlalchemy import select
 
 from orchestrator.db import SharedContext
-from orchestrator.db.types import utcnow
 from orchestrator.nodes.base import NodeContext
 
 READ, WRITE = "context_read", "context_write"
@@ -42,13 +42,5 @@ def run(ctx: NodeContext, name: str, arguments: dict[str, Any], read: list[str],
                                                                    SharedContext.namespace == namespace))
     if not write:
         raise ValueError("this agent may not write a shared context")
-    value, mode = arguments.get("value"), arguments.get("mode", "merge")
-    with ctx.services.sessions.begin() as session:
-        row = session.scalar(select(SharedContext).where(SharedContext.execution_id == execution_id,
-                                                         SharedContext.namespace == write).with_for_update())
-        if row is None:
-            session.add(SharedContext(id=uuid.uuid4(), execution_id=execution_id, namespace=write, data=value))
-        else:
-            merge = mode == "merge" and isinstance(row.data, dict) and isinstance(value, dict)
-            row.data, row.updated_at = ({**row.data, **value} if merge else value), utcnow()
+    ctx.write_context(write, arguments.get("value"), arguments.get("mode", "merge"))    # with the turn's commit
     return {"written": write}

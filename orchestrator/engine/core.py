@@ -349,6 +349,8 @@ class Engine:
         if completed:
             result = redact_values(result, claim.secrets)
         self._write_records(txn, step, claim, result if completed else None)
+        for namespace, value, mode in claim.context.context_writes if claim.context is not None else ():
+            txn.write_context(namespace, value, mode)
         fields = self._input(claim)
         if isinstance(result, Continue):
             txn.continue_turn(step, result.state, result.not_before, result.message, **fields)

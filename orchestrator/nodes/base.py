@@ -128,6 +128,7 @@ class NodeContext:
     services: Any = None            # what the composition root gives nodes (sessions, keyring, settings)
     calls: list[CallRecord] = field(default_factory=list)
     messages: list[AgentMessage] = field(default_factory=list)
+    context_writes: list[tuple[str, Any, str]] = field(default_factory=list)   # (namespace, value, mode)
     # ``emit(event_type, message, data)`` appends an event at once, in its own short
     # transaction (e.g. ``llm_delta`` while a model streams); what it carries must be redacted.
     emit: Callable[..., None] = lambda *args, **kwargs: None
@@ -152,6 +153,11 @@ class NodeContext:
     def send_message(self, to_node: str, message_type: str, content: Any, from_node: str | None = None) -> None:
         """An ``a2a_messages`` row written with the step's next commit."""
         self.messages.append(AgentMessage(to_node, message_type, content, from_node))
+
+    def write_context(self, namespace: str, value: Any, mode: str = "merge") -> None:
+        """The execution's shared context ``namespace`` merged into (dicts) or replaced, with the
+        step's next commit when the turn or the step succeeds (a failed one writes nothing)."""
+        self.context_writes.append((namespace, value, mode))
 
 
 class NodeType:

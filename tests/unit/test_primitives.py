@@ -294,6 +294,29 @@ def test_context_write_is_read_by_a_later_template(env):
     assert [(c.namespace, c.data) for c in page.items] == [("research", {"topic": "tides", "count": 1})]
 
 
+@register
+class WritesThenFails(NodeType):
+    """Writes the shared context ``notes`` in each turn; its second turn then fails."""
+
+    type_name = "test_writes_then_fails"
+    config_schema = _Fail
+
+    def run(self, ctx):
+        ctx.write_context("notes", {f"turn{ctx.turn}": True})
+        if ctx.turn == 0:
+            return Continue({})
+        raise NodeError("second turn went wrong", retryable=False)
+
+
+def test_a_nodes_context_write_lands_with_its_turn_and_not_with_a_failed_one(env):
+    execution, steps, _ = load(env, submit(env, {"name": "w", "nodes": [
+        {"id": "w", "type": "test_writes_then_fails", "config": {}}]}))
+    assert (execution.status, steps["w"].error_message) == ("failed", "second turn went wrong")
+    with env[0].sessions() as s:
+        assert s.scalars(select(SharedContext.data).where(SharedContext.execution_id == execution.id)).all() == \
+            [{"turn0": True}]
+
+
 # -- an approval the node takes up itself -------------------------------------------------
 
 class _Ask(marshmallow.Schema):
