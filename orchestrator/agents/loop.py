@@ -182,11 +182,7 @@ class AgentLoop:
                 result, status = shared.run(self.ctx, name, arguments, self.read, self.write), "ok"
             except ValueError as exc:
                 result, status = {"error": str(exc)}, "error"
-            redact = Redactor()
-            self.ctx.record_call(CallRecord(kind="tool", target=name, status=status,
-                                            request={"arguments": redact(arguments)}, response=redact(result),
-                                            error=result["error"] if status == "error" else None,
-                                            meta={"kind": "builtin", "turn": self.ctx.turn}))
+            self._record(name, arguments, status, result, kind="builtin")
             return self._answered(state, call, arguments, status, result)
         if name not in self.spec.tools:
             return self._answered(state, call, arguments, "error", {"error": f"no tool named {name!r} here"})
@@ -219,13 +215,16 @@ class AgentLoop:
             status, result = "error", {"error": f"workflow tool {call['name']!r}: child execution "
                                                 f"{child['execution_id']} {child['status']}: "
                                                 f"{child.get('error') or 'no error'}"}
+        self._record(call["name"], arguments, status, result, kind="workflow", execution_id=child["execution_id"])
+        return self._answered(state, call, arguments, status, result)
+
+    def _record(self, name: str, arguments: dict[str, Any], status: str, result: Any, **meta: Any) -> None:
+        """A tool call answered here (not over HTTP, which ``call_http`` records), redacted."""
         redact = Redactor()
-        self.ctx.record_call(CallRecord(kind="tool", target=call["name"], status=status,
+        self.ctx.record_call(CallRecord(kind="tool", target=name, status=status,
                                         request={"arguments": redact(arguments)}, response=redact(result),
                                         error=result["error"] if status == "error" else None,
-                                        meta={"kind": "workflow", "turn": self.ctx.turn,
-                                              "execution_id": child["execution_id"]}))
-        return self._answered(state, call, arguments, status, result)
+                                        meta={**meta, "turn": self.ctx.turn}))
 
     def _ask_approval(self, state: dict[str, Any], spec: ToolSpec, arguments: dict[str, Any]) -> Outcome:
         seconds = self.approval.get("timeout_seconds", DEFAULT_APPROVAL_SECONDS)
