@@ -99,8 +99,8 @@ def finish_child(txn: Transaction) -> None:
     if child.status != E.COMPLETED:
         open_ = [uuid.UUID(s["execution_id"]) for s in siblings.values() if E(s["status"]) in EXECUTION_ACTIVE]
         failed = {key: siblings[child.id][key] for key in ("execution_id", "status", "output", "error")}
-        if not parent.take_up(step, {_outcome_key(state): failed}, f"child execution {child.id} {child.status}; "
-                                                                    "the node goes on"):
+        if not (RESUME in state and parent.take_up(step, {_outcome_key(state): failed},
+                                                   f"child execution {child.id} {child.status}; the node goes on")):
             parent.fail_attempt(step, f"child execution {child.id} {child.status}: "
                                       f"{child.error_message or 'no error'}", retryable=False)
         if open_:
@@ -124,8 +124,8 @@ def finish_child(txn: Transaction) -> None:
     items = sorted(siblings.values(), key=lambda s: s["index"])
     results = [{"execution_id": s["execution_id"], "status": s["status"], "output": s["output"]} for s in items]
     output = results[0] if state["single"] else {"items": results, "outputs": [s["output"] for s in items]}
-    if parent.take_up(step, {_outcome_key(state): output}, f"{len(results)} child execution(s) completed; "
-                                                           "the node goes on"):
+    if RESUME in state and parent.take_up(step, {_outcome_key(state): output},
+                                          f"{len(results)} child execution(s) completed; the node goes on"):
         return
     parent.complete(step, output, f"{len(results)} child execution(s) completed")
     parent.advance(after=step.node_id)
