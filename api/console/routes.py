@@ -234,16 +234,20 @@ def usage_page():
     try:
         with transaction() as session:
             rows = usage.usage(session, owner(), start, end, "day_model", **chosen).items
-            days = {row["day"]: row for row in usage.usage(session, owner(), start, end, "day", **chosen).items}
-            seen = usage.usage(session, owner(), start, end, "model").items
     except DomainError as exc:
         return _back(url_for("console.usage_page"), str(exc), 422)
-    costs = [row["cost"] for row in days.values() if row["cost"] is not None]
-    totals = {name: sum(row[name] for row in days.values())
+    days: dict[date, dict[str, Any]] = {}           # the chart's bars, summed from the rows
+    for row in rows:
+        day = days.setdefault(row["day"], {"requests": 0, "cost": None})
+        day["requests"] += row["requests"]
+        if row["cost"] is not None:                  # an unknown price adds nothing, as in SQL's sum
+            day["cost"] = (day["cost"] or 0) + row["cost"]
+    costs = [day["cost"] for day in days.values() if day["cost"] is not None]
+    totals = {name: sum(row[name] for row in rows)
               for name in ("requests", "prompt_tokens", "completion_tokens", "total_tokens")}
     totals["cost"] = sum(costs) if costs else None
     chart = [(start + timedelta(days=i), days.get(start + timedelta(days=i))) for i in range((end - start).days + 1)]
-    choices = {name: sorted({m[name] for m in seen} | ({chosen[name]} - {None})) for name in chosen}
+    choices = {name: sorted({row[name] for row in rows} | ({chosen[name]} - {None})) for name in chosen}
     return render_template("console/usage.html", rows=rows, totals=totals, chart=chart, most=max(costs, default=0),
                            start=start, end=end, chosen=chosen, choices=choices)
 
