@@ -61,7 +61,8 @@ class CeleryDispatcher:
             RUN_STEP,
             args=[str(m.step_id)],
             kwargs={"execution_id": str(m.execution_id), "node_id": m.node_id, "attempt": m.attempt,
-                    **({"wake": True} if m.wake else {})},
+                    **({"wake": True} if m.wake else {}),
+                    **({"version_id": str(m.version_id)} if m.version_id else {})},
             shadow=f"{m.node_type}:{m.node_id}",      # bounded: the execution id is in kwargs
             time_limit=m.timeout_seconds + HARD_LIMIT_GRACE_SECONDS,
             countdown=m.countdown or None,

@@ -43,14 +43,15 @@ def register(app: Celery, settings: Settings) -> None:
     @app.task(name=RUN_STEP, bind=True, autoretry_for=(OperationalError,), retry_backoff=True,
               retry_backoff_max=30, max_retries=None, throws=(AttemptFailed,))
     def run_step_task(self, step_id: str, execution_id: str, node_id: str | None = None,
-                      attempt: int | None = None, wake: bool = False) -> None:
-        """Run one node (or, ``wake``, end its short delay). node_id and attempt are there for
-        operators (Flower)."""
+                      attempt: int | None = None, wake: bool = False, version_id: str | None = None) -> None:
+        """Run one node (or, ``wake``, end its short delay). attempt is there for operators
+        (Flower); node_id and version_id let a pure node run in one transaction."""
         if wake:
             engine_of(self.app).wake(uuid.UUID(step_id), uuid.UUID(execution_id))
             return
         error = run_step(engine_of(self.app), uuid.UUID(step_id), uuid.UUID(execution_id),
-                         worker=self.request.hostname or "worker", task_id=self.request.id)
+                         worker=self.request.hostname or "worker", task_id=self.request.id, node_id=node_id,
+                         version_id=uuid.UUID(version_id) if version_id else None)
         if error is not None:
             raise AttemptFailed(error)
 

@@ -188,6 +188,36 @@ class Engine:
         return Claim(step_id, execution_id, definition.nodes[row["node_id"]], row["attempt"], row["turn"], row,
                      definition)
 
+    def pure_definition(self, version_id: uuid.UUID, node_id: str) -> WorkflowDefinition | None:
+        """The definition, when ``node_id`` is a pure node of it (see ``claim_in``)."""
+        definition = self.definitions.cached(version_id)
+        if definition is None:
+            with self.db.connect() as conn:
+                definition = self.definitions.get(conn, version_id)
+        node = definition.nodes.get(node_id)
+        return definition if node is not None and get_node_type(node.type).pure else None
+
+    def claim_in(self, txn: Transaction, step_id: uuid.UUID, definition: WorkflowDefinition, node: NodeSpec,
+                 worker: str, task_id: str | None) -> Claim | None:
+        """The claim inside an execution transaction, for a pure node that runs and is recorded
+        in the same one: queued -> running, the execution counting the step, as ``claim`` does
+        in a statement of its own. None when there is nothing to do (logged)."""
+        step = txn.steps(self.neighbourhood(definition, node.id)).get(node.id)
+        execution = txn.execution
+        if (step is None or step.id != step_id or step.status != S.QUEUED
+                or execution.status not in (E.PENDING, E.RUNNING)
+                or (step.not_before is not None and step.not_before > txn.now + EARLY_TOLERANCE)):
+            log.info("step %s: nothing to claim (duplicate, stale, not due, or execution not running)", step_id)
+            return None
+        if execution.status == E.PENDING:
+            txn.move_execution(E.RUNNING)
+        execution.set(step_count=execution.step_count + 1)
+        if execution.step_count > definition.max_steps:
+            txn.end(E.FAILED, f"max_steps ({definition.max_steps}) exceeded: runaway workflow stopped")
+            return None
+        txn.move_step(step, S.RUNNING, worker=worker, celery_task_id=task_id)
+        return Claim(step_id, execution.id, node, step.attempt, step.turn, execution.values, definition)
+
     def _claim(self, params: dict[str, Any]) -> dict[str, Any] | None:
         with self.db.connect() as conn:
             if self.sql.claims_in_one_statement:    # no BEGIN and COMMIT round trips
@@ -206,14 +236,16 @@ class Engine:
                 time.sleep(0.1 * attempt)
         raise AssertionError("unreachable")
 
-    def prepare(self, claim: Claim) -> NodeContext:
+    def prepare(self, claim: Claim, txn: Transaction | None = None) -> NodeContext:
         """Render the node's config and build its context: in the node's thread, inside its
-        timeout, holding no lock. Raises ``ConfigFailed``."""
+        timeout, holding no lock (a pure node: inside ``txn``). Raises ``ConfigFailed``."""
         node = claim.node
         node_type = get_node_type(node.type)
         names = referenced_names(node.config)
-        variables = self._variables(claim, names) if names else template_variables({}, execution_meta(
-            _Meta(claim)), None, {})
+        if not names:
+            variables = template_variables({}, execution_meta(_Meta(claim)), None, {})
+        else:
+            variables = txn.variables(names) if txn is not None else self._variables(claim, names)
         wanted = secret_names(node.config)
         if wanted:
             with self.sessions() as session:
@@ -282,13 +314,8 @@ class Engine:
         the database cannot store, or a write it refuses, fails the attempt once, without retry
         (it would fail the same way again): then the failure's message is returned."""
         try:
-            check_storable(result.state if isinstance(result, Continue) else
-                           result.output if isinstance(result, Suspend) else result)
-        except NotStorable as exc:
-            return self.fail(claim, f"the output of node {claim.node.id} cannot be stored: {exc}", None,
-                             retryable=False)[1]
-        try:
-            self._record_once(claim, node_type, result)
+            return self.atomic(claim.execution_id, lambda txn: self.record_in(txn, claim, node_type, result),
+                               read=self._neighbourhood(claim))
         except DBAPIError as exc:
             if exc.connection_invalidated:
                 raise
@@ -298,29 +325,43 @@ class Engine:
                              retryable=False)[1]
         return None
 
-    def _record_once(self, claim: Claim, node_type: NodeType | None, result: Any) -> None:
-        self.atomic(claim.execution_id, lambda txn: self._record(txn, claim, node_type, result),
-                    read=self._neighbourhood(claim))
+    def record_in(self, txn: Transaction, claim: Claim, node_type: NodeType | None, result: Any) -> str | None:
+        """``record`` inside ``txn``; a value the database cannot store fails the attempt."""
+        try:
+            check_storable(result.state if isinstance(result, Continue) else
+                           result.output if isinstance(result, Suspend) else result)
+        except NotStorable as exc:
+            return self.fail_in(txn, claim, f"the output of node {claim.node.id} cannot be stored: {exc}", None,
+                                retryable=False)[1]
+        self._record(txn, claim, node_type, result)
+        return None
 
     def fail(self, claim: Claim, message: str, traceback: str | None, retryable: bool = True) -> tuple[bool, str]:
         """Record a failed attempt; returns whether another attempt was queued, and the
         message as stored (the node's secrets masked), the only form to show or log."""
-        message, traceback = redact_values(message, claim.secrets), redact_values(traceback, claim.secrets)
+        outcome = self.atomic(claim.execution_id, lambda txn: self.fail_in(txn, claim, message, traceback, retryable),
+                              read=self._neighbourhood(claim))
+        return outcome or (False, redact_values(message, claim.secrets))
 
-        def body(txn: Transaction) -> bool:
-            step = self._current(txn, claim)
-            if step is None:
-                return False
-            self._write_records(txn, step, claim)
-            txn.fail_attempt(step, message, traceback, retryable=retryable, **self._input(claim))
-            return step.status == S.QUEUED
-        return bool(self.atomic(claim.execution_id, body, read=self._neighbourhood(claim))), message
+    def fail_in(self, txn: Transaction, claim: Claim, message: str, traceback: str | None,
+                retryable: bool = True) -> tuple[bool, str]:
+        """``fail`` inside ``txn``."""
+        message, traceback = redact_values(message, claim.secrets), redact_values(traceback, claim.secrets)
+        step = self._current(txn, claim)
+        if step is None:
+            return False, message
+        self._write_records(txn, step, claim)
+        txn.fail_attempt(step, message, traceback, retryable=retryable, **self._input(claim))
+        return step.status == S.QUEUED, message
+
+    def neighbourhood(self, definition: WorkflowDefinition, node_id: str) -> set[str]:
+        """The node, its successors and their sources: what recording it reads."""
+        plan = self.definitions.plan(definition)
+        successors = plan.successors_of([node_id])
+        return {node_id} | successors | plan.sources_of(successors)
 
     def _neighbourhood(self, claim: Claim) -> set[str]:
-        """The claimed node, its successors and their sources: what recording it reads."""
-        plan = self.definitions.plan(claim.definition)
-        successors = plan.successors_of([claim.node.id])
-        return {claim.node.id} | successors | plan.sources_of(successors)
+        return self.neighbourhood(claim.definition, claim.node.id)
 
     def _current(self, txn: Transaction, claim: Claim):
         """The claimed step, read with its successors and their sources (what ``advance``

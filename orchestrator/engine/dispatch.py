@@ -20,6 +20,9 @@ class StepMessage:
     timeout_seconds: float
     countdown: float = 0.0          # seconds until the step is due (a short retry backoff or turn)
     wake: bool = False              # wake the waiting step when due (a short delay) rather than run it
+    # The execution's definition version: with it a worker knows the node before reading the
+    # step, and runs a pure node in one transaction.
+    version_id: uuid.UUID | None = None
 
 
 class Dispatcher(Protocol):

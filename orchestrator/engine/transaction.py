@@ -224,7 +224,8 @@ class Transaction:
         node = self.definition.nodes[step.node_id]
         self.outbox.messages.append(StepMessage(step.id, self.execution.id, step.node_id, step.node_type,
                                                 step.attempt, node.timeout_seconds,
-                                                max(0.0, due_in.total_seconds())))
+                                                max(0.0, due_in.total_seconds()),
+                                                version_id=self.execution.workflow_version_id))
 
     def _write_fields(self, step: Row, **fields: Any) -> None:
         """Columns that are not a transition (the outbox bookkeeping)."""

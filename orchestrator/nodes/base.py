@@ -166,6 +166,10 @@ class NodeType:
     # Config keys the engine leaves as written: the node renders them itself (with more
     # variables, e.g. a map's ``item``) through ``ctx.render``.
     unrendered: ClassVar[tuple[str, ...]] = ()
+    # No side effects and no I/O, only work bounded by the render budget: the engine may claim,
+    # run and record the node in one transaction (one commit, no lease), since running it
+    # again after a crash repeats nothing anyone could see.
+    pure: ClassVar[bool] = False
 
     def run(self, ctx: NodeContext) -> Any:
         raise NotImplementedError

@@ -31,6 +31,7 @@ class NoopNode(NodeType):
     """Does nothing; useful to join branches or to mark a point in the graph."""
 
     type_name: ClassVar[str] = "noop"
+    pure: ClassVar[bool] = True
     config_schema: ClassVar[type[Schema]] = NoopConfig
 
     def run(self, ctx: NodeContext) -> dict[str, Any]:
@@ -45,6 +46,7 @@ class TransformNode(NodeType):
     """Outputs its ``output`` config, which the engine has rendered: any JSON value."""
 
     type_name: ClassVar[str] = "transform"
+    pure: ClassVar[bool] = True
     config_schema: ClassVar[type[Schema]] = TransformConfig
 
     def run(self, ctx: NodeContext) -> Any:
@@ -59,6 +61,7 @@ class DelayNode(NodeType):
     """Waits durably: the step is parked until the instant passes, holding no worker."""
 
     type_name: ClassVar[str] = "delay"
+    pure: ClassVar[bool] = True
     config_schema: ClassVar[type[Schema]] = DelayConfig
 
     def run(self, ctx: NodeContext) -> Suspend:

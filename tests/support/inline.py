@@ -37,6 +37,7 @@ class InlineDispatcher:
             if due.wake:
                 engine.wake(due.step_id, due.execution_id)
             else:
-                run_step(engine, due.step_id, due.execution_id, worker="inline", task_id=f"task-{ran}")
+                run_step(engine, due.step_id, due.execution_id, worker="inline", task_id=f"task-{ran}",
+                         node_id=due.node_id, version_id=due.version_id)
             ran += 1
         return ran

@@ -384,3 +384,63 @@ def test_an_output_the_database_cannot_store_fails_the_attempt_once(env):
     execution, steps, _ = load(env, execution_id)
     assert execution.status == "failed" and steps["n0"].attempt == 1
     assert "cannot be stored" in steps["n0"].error_message and "NUL" in steps["n0"].error_message
+
+
+def _transactions(engine):
+    """The connections ``engine`` checks out and the transactions it commits, counted from now."""
+    from collections import Counter
+
+    from sqlalchemy import event
+
+    counted = Counter()
+    event.listen(engine.db, "commit", lambda conn: counted.update(["commits"]))
+    event.listen(engine.db.pool, "checkout", lambda *args: counted.update(["connections"]))
+    return counted
+
+
+def test_a_pure_node_is_claimed_run_and_recorded_in_one_commit(env):
+    engine, dispatcher, _ = env
+    execution_id = submit(env, {"name": "pure", "nodes": [
+        {"id": "t", "type": "transform", "config": {"output": "{{ input.n + 1 }}"}}]}, {"n": 1}, drain=False)
+    message = dispatcher.queue.popleft()
+    counted = _transactions(engine)
+    run_step(engine, message.step_id, message.execution_id, "w", "t", message.node_id, message.version_id)
+    assert counted == {"connections": 1, "commits": 1}
+    execution, steps, events = load(env, execution_id)
+    assert execution.status == "completed" and steps["t"].output == 2
+    assert steps["t"].worker == "w" and steps["t"].celery_task_id == "t" and steps["t"].duration_ms == 0
+    assert [e.event_type for e in events] == ["execution_pending", "step_queued", "execution_running",
+                                              "step_running", "step_completed", "execution_completed"]
+    run_step(engine, message.step_id, message.execution_id, "w", "t", message.node_id, message.version_id)
+    assert len(load(env, execution_id)[2]) == len(events)        # a duplicate changes nothing
+
+
+def test_a_message_without_the_version_runs_a_pure_node_in_two_transactions(env):
+    engine, dispatcher, _ = env
+    execution_id = submit(env, linear(1), drain=False)
+    message = dispatcher.queue.popleft()
+    counted = _transactions(engine)
+    run_step(engine, message.step_id, message.execution_id, "w", "t")     # a message sent by an older release
+    assert counted["connections"] == 2
+    execution, _, events = load(env, execution_id)
+    assert execution.status == "completed"
+    assert [e.event_type for e in events][-3:] == ["step_running", "step_completed", "execution_completed"]
+
+
+def test_a_pure_step_whose_write_is_refused_is_run_again_the_usual_way(env, monkeypatch):
+    from sqlalchemy.exc import IntegrityError
+
+    engine, dispatcher, _ = env
+    execution_id = submit(env, linear(1), drain=False)
+    write, refused = engine.sql.write, []
+
+    def refuse_once(*args):
+        if not refused:
+            refused.append(1)
+            raise IntegrityError("UPDATE execution_steps", {}, Exception("refused"))
+        return write(*args)
+    monkeypatch.setattr(engine.sql, "write", refuse_once)
+    dispatcher.drain(engine)
+    execution, steps, events = load(env, execution_id)
+    assert refused and execution.status == "completed" and steps["n0"].attempt == 1
+    assert sum(1 for e in events if e.event_type == "step_running") == 1
