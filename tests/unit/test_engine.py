@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from datetime import timedelta
 
 import marshmallow
@@ -327,8 +328,6 @@ def test_a_config_that_does_not_render_fails_the_step_without_retry(env):
 
 
 def test_run_step_of_an_unknown_step_is_ignored(env):
-    import uuid
-
     run_step(env[0], uuid.uuid4(), uuid.uuid4(), "w")
 
 
@@ -444,3 +443,34 @@ def test_a_pure_step_whose_write_is_refused_is_run_again_the_usual_way(env, monk
     execution, steps, events = load(env, execution_id)
     assert refused and execution.status == "completed" and steps["n0"].attempt == 1
     assert sum(1 for e in events if e.event_type == "step_running") == 1
+
+
+def test_on_postgresql_the_driver_cursors_errors_are_sqlalchemys(env):
+    """The hot statements run on psycopg's cursor; what they raise is what the rest of the
+    engine expects: a refused write as DBAPIError, a dropped connection as invalidated."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DataError, OperationalError
+
+    engine, _, _ = env
+    if engine.sql.name != "postgresql":
+        pytest.skip("the driver's cursor is PostgreSQL's seam")
+    execution_id = submit(env, linear(2), drain=False)
+    with engine.db.connect() as conn, conn.begin():
+        execution, steps, _ = engine.sql.lock_and_read(conn, execution_id, ["n0", "n1"])
+        assert execution.status == "pending" and set(steps) == {"n0", "n1"}
+        assert steps["n0"].queued_at.utcoffset() == timedelta(0)
+        event = {"id": uuid.uuid4(), "execution_id": execution_id, "seq": 99, "event_type": "x" * 500,
+                 "node_id": None, "attempt": None, "message": None, "data": None, "created_at": utcnow()}
+        with pytest.raises(DataError) as refused:
+            engine.sql.write(conn, execution, [], [event])
+        assert not refused.value.connection_invalidated and "too long" in str(refused.value.orig)
+    with engine.db.connect() as conn:
+        with engine.db.connect() as other:
+            pid = conn.connection.driver_connection.info.backend_pid
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            other.commit()
+        with pytest.raises(OperationalError) as dropped:
+            with conn.begin():
+                engine.sql.lock_and_read(conn, execution_id, ["n0"])
+        assert dropped.value.connection_invalidated
+    assert engine.atomic(execution_id, lambda txn: txn.execution.status) == "pending"    # a fresh connection
