@@ -245,6 +245,7 @@ class PostgresStatements(Statements):
 
     def __init__(self) -> None:
         self._writes: dict[tuple, str] = {}
+        self._step_reads: dict[tuple[bool, bool], str] = {}
 
     @staticmethod
     def _execute(conn: Connection, statement: str, params: dict[str, Any]):
@@ -305,6 +306,27 @@ LEFT JOIN execution_steps s ON s.execution_id = %(execution_id)s AND s.node_id =
                 step = self._row(self._step_keys, row[n + 2:], self._step_times)
                 steps[step.node_id] = step
         return execution, steps, open_steps
+
+    def steps(self, conn: Connection, execution_id: uuid.UUID, node_ids: Iterable[str] | None = None,
+              with_output: bool = False) -> tuple[dict[str, Row], int]:
+        key = (node_ids is None, with_output)
+        statement = self._step_reads.get(key)
+        if statement is None:
+            columns = ", ".join(f"s.{c}" for c in self._step_keys + (("output",) if with_output else ()))
+            which = "" if node_ids is None else " AND s.node_id = ANY(%(node_ids)s)"
+            statement = self._step_reads[key] = (
+                f"SELECT c.open_steps, {columns} FROM (SELECT count(*) AS open_steps FROM execution_steps "
+                f"WHERE execution_id = %(execution_id)s AND status IN ({', '.join(repr(o) for o in OPEN)})) c "
+                f"LEFT JOIN execution_steps s ON s.execution_id = %(execution_id)s{which}")
+        rows = self._execute(conn, statement, {"execution_id": execution_id,
+                                               "node_ids": None if node_ids is None else list(node_ids)}).fetchall()
+        keys = self._step_keys + (("output",) if with_output else ())
+        steps = {}
+        for row in rows:
+            if row[1] is not None:
+                step = self._row(keys, row[1:], self._step_times)
+                steps[step.node_id] = step
+        return steps, rows[0][0]
 
     @staticmethod
     def _row(keys: tuple[str, ...], values: Any, times: tuple[int, ...]) -> Row:
