@@ -394,6 +394,7 @@ SELECT x.*, s.node_id, s.node_type, s.attempt, s.turn FROM x CROSS JOIN s
         if changed:
             params["execution_id"] = execution.id
         for i, shape in enumerate(shapes):
+            params[f"ids_{i}"] = [w.step_id for w in groups[shape]]
             params[f"steps_{i}"] = json.dumps([
                 {"id": str(w.step_id), "was": w.was, "was_attempt": w.was_attempt,
                  **{k: _jsonable(w.values[k]) for k in shape}} for w in groups[shape]], default=_jsonable)
@@ -419,7 +420,10 @@ SELECT x.*, s.node_id, s.node_type, s.attempt, s.turn FROM x CROSS JOIN s
             parts.append(
                 f"u{i} AS (UPDATE execution_steps s SET " + ", ".join(f"{k} = v.{k}" for k in shape)
                 + f" FROM jsonb_to_recordset(CAST(%(steps_{i})s AS jsonb)) AS v({record})"
-                " WHERE s.id = v.id AND s.status = v.was AND s.attempt = v.was_attempt RETURNING s.id)")
+                # The ids again as an array: the planner then finds the rows by primary key; joined
+                # only on the record set (estimated at 100 rows) it scanned the whole table.
+                f" WHERE s.id = ANY(%(ids_{i})s) AND s.id = v.id AND s.status = v.was"
+                " AND s.attempt = v.was_attempt RETURNING s.id)")
         if has_events:
             parts.append(
                 "ev AS (INSERT INTO execution_events (" + ", ".join(_EVENT_COLUMNS) + ") SELECT "
