@@ -323,7 +323,6 @@ class Engine:
             return self.fail(claim, f"the result of node {claim.node.id} could not be stored: "
                                     f"{type(exc.orig).__name__}: {str(exc.orig).splitlines()[0]}", None,
                              retryable=False)[1]
-        return None
 
     def record_in(self, txn: Transaction, claim: Claim, node_type: NodeType | None, result: Any) -> str | None:
         """``record`` inside ``txn``; a value the database cannot store fails the attempt."""
