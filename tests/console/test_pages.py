@@ -207,9 +207,15 @@ def test_model_calls_appear_live_on_the_execution_page_and_add_up_on_the_usage_p
     assert "ask 1 · 0 acme/m1 error" in rows[0] and "key [REDACTED] revoked" in rows[0]
     assert "ask 1 · 0 acme/m1 ok 120 30 0.105" in rows[1]
     assert "check 1 · 0 acme/m2 ok 40 10 0.06" in rows[2]
-    content = browser.find_elements(By.CSS_SELECTOR, "#calls details")[1]
-    content.find_element(By.TAG_NAME, "summary").click()
-    assert "[REDACTED:email]" in content.text and "jane.doe" not in content.text and '"Sent."' in content.text
+
+    def opened_second_call() -> str | None:
+        """Its request and response, once open; the card may be swapped in again by a later
+        step event (the approval), which makes the element stale or closes it: try again."""
+        content = browser.find_elements(By.CSS_SELECTOR, "#calls details")[1]
+        content.find_element(By.TAG_NAME, "summary").click()
+        return content.text if '"Sent."' in content.text else None
+    shown = wait_for(opened_second_call, what="the second call's request and response")
+    assert "[REDACTED:email]" in shown and "jane.doe" not in shown
     assert not any(key in browser.page_source for key in KEYS)
 
     browser.refresh()                                # the approval shows on a new load of the page
