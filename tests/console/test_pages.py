@@ -203,14 +203,15 @@ def test_model_calls_appear_live_on_the_execution_page_and_add_up_on_the_usage_p
     wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#calls tr.call")) == 3, what="three calls")
     wait_for(lambda: "200 tokens · cost 0.165" in text_of(browser, "#totals"), what="the totals")
     assert browser.execute_script("return window.stillThisPage") is True          # swapped in, not reloaded
-    rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#calls tr.call")]
+    # A later step event (the approval) may swap the card in again while it is read: read again.
+    rows = wait_for(lambda: [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#calls tr.call")],
+                    what="the calls' rows")
     assert "ask 1 · 0 acme/m1 error" in rows[0] and "key [REDACTED] revoked" in rows[0]
     assert "ask 1 · 0 acme/m1 ok 120 30 0.105" in rows[1]
     assert "check 1 · 0 acme/m2 ok 40 10 0.06" in rows[2]
 
     def opened_second_call() -> str | None:
-        """Its request and response, once open; the card may be swapped in again by a later
-        step event (the approval), which makes the element stale or closes it: try again."""
+        """Its request and response, once open (a swap makes the element stale or closes it)."""
         content = browser.find_elements(By.CSS_SELECTOR, "#calls details")[1]
         content.find_element(By.TAG_NAME, "summary").click()
         return content.text if '"Sent."' in content.text else None
