@@ -36,7 +36,7 @@ def deployed(servers, tmp_path_factory):
 
 
 def scrape(url: str) -> str:
-    response = requests.get(f"{url}/metrics", timeout=10)
+    response = requests.get(f"{url}/metrics", timeout=30)
     assert response.status_code == 200
     return response.text
 
@@ -59,7 +59,7 @@ def test_api_figures_are_summed_over_the_gunicorn_workers_and_pass_promtool(depl
     auth = {"Authorization": f"Bearer {BOOTSTRAP_KEY}"}
     for _ in range(8):           # new connections: gunicorn hands them to different workers
         created = requests.post(f"{web}/api/v1/workflows", json={"definition": workflow_fixture("chain")},
-                                headers={**auth, "Connection": "close"}, timeout=10)
+                                headers={**auth, "Connection": "close"}, timeout=30)
         assert created.status_code == 201
     posted = ("orchestrator_api_request_duration_seconds_count",
               (("method", "POST"), ("route", "/api/v1/workflows"), ("status", "201")))
