@@ -109,7 +109,13 @@ class Engine:
     def execution(self, execution_id: uuid.UUID, read: Iterable[str] = ()) -> Iterator[Transaction | None]:
         """The execution locked, as a ``Transaction`` (None if there is no such execution), with
         the steps of the nodes in ``read`` read with the lock; written and committed when the
-        block ends, then its outbox sent."""
+        block ends, then its outbox sent.
+
+        Where the dialect can, the step messages leave while the commit is in flight, not after
+        it: each names a step that existed before this transaction, of an execution whose row
+        this transaction has locked, so a worker that receives it waits for the lock, which the
+        commit releases, and reads what was committed (a failed commit leaves it nothing to
+        claim). Messages for rows this transaction created wait for the commit."""
         with self.db.connect() as conn:
             with conn.begin():
                 if read:
@@ -121,6 +127,8 @@ class Engine:
                 yield txn
                 if txn is not None:
                     txn.flush()
+                    if txn.outbox.messages and not txn.outbox.new_rows and self.sql.sends_while_committing:
+                        self.sql.commit_while(conn, lambda: txn.outbox.send(self.dispatcher))
         if txn is not None:
             txn.outbox.flush(self.dispatcher)
 
@@ -157,6 +165,7 @@ class Engine:
             "id": uuid.uuid4(), "execution_id": execution.id, "node_id": n.id, "node_type": n.type,
             "status": S.PENDING.value, "attempt": 1, "turn": 0, "failed_attempts": 0,
             "created_at": now, "updated_at": now} for n in definition.nodes.values()])
+        outbox.new_rows = True
         row = self.sql.lock_execution(conn, execution.id)
         txn = Transaction(self, conn, row, outbox)
         txn._definition = definition

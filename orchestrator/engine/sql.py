@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy import JSON, Connection, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql
@@ -40,6 +41,9 @@ EVENTS = ExecutionEvent.__table__
 EXECUTION_COLUMNS = tuple(c for c in EXECUTIONS.c if c.name not in ("input", "output", "metadata", "error_traceback"))
 STEP_COLUMNS = tuple(c for c in STEPS.c if c.name not in ("input", "output", "error_traceback", "error_message"))
 OPEN = tuple(s.value for s in STEP_OPEN)
+# A claim that waited for the execution's lock while the step was queued runs once more; more
+# than that means other transactions keep moving the execution, and the sweeper sends again.
+CLAIM_TRIES = 3
 
 
 class StaleStep(RuntimeError):
@@ -98,6 +102,8 @@ class Statements:
 
     # Whether ``claim`` is one statement that needs no explicit transaction.
     claims_in_one_statement = False
+    # Whether ``commit_while`` can run work while the server commits.
+    sends_while_committing = False
 
     def lock_execution(self, conn: Connection, execution_id: uuid.UUID) -> Row | None:
         row = conn.execute(self._lock, {"execution_id": execution_id}).mappings().one_or_none()
@@ -248,21 +254,49 @@ class PostgresStatements(Statements):
         self._step_reads: dict[tuple[bool, bool], str] = {}
 
     @staticmethod
-    def _execute(conn: Connection, statement: str, params: dict[str, Any]):
-        """``statement`` (psycopg placeholders) on the driver's cursor, inside ``conn``'s
-        transaction; a driver error is raised as SQLAlchemy's."""
+    @contextmanager
+    def _driver_errors(conn: Connection, statement: str, params: dict[str, Any]) -> Iterator[Any]:
+        """The driver connection of ``conn``; a driver error raised as SQLAlchemy's, the
+        connection invalidated when it dropped."""
         dbapi = conn.dialect.loaded_dbapi
         driver = conn.connection.driver_connection
         try:
-            cursor = driver.cursor()
-            cursor.execute(statement, params)
-            return cursor
+            yield driver
         except dbapi.Error as exc:
             dropped = conn.dialect.is_disconnect(exc, driver, None)
             if dropped:
                 conn.invalidate(exc)
             raise DBAPIError.instance(statement, params, exc, dbapi.Error, connection_invalidated=dropped,
                                       dialect=conn.dialect) from None
+
+    @classmethod
+    def _execute(cls, conn: Connection, statement: str, params: dict[str, Any]):
+        """``statement`` (psycopg placeholders) on the driver's cursor, inside ``conn``'s
+        transaction."""
+        with cls._driver_errors(conn, statement, params) as driver:
+            cursor = driver.cursor()
+            cursor.execute(statement, params)
+            return cursor
+
+    sends_while_committing = True
+
+    @classmethod
+    def commit_while(cls, conn: Connection, work: Callable[[], None]) -> None:
+        """Send COMMIT, run ``work`` while the server commits (and flushes its log), then read
+        the outcome, raised as SQLAlchemy's error if the commit failed. The transaction of
+        ``conn`` is then over; its own commit has nothing left to do."""
+        from psycopg import errors, generators, pq     # here: SQLite alone never loads the driver
+
+        with cls._driver_errors(conn, "COMMIT", {}) as driver:
+            pgconn = driver.pgconn
+            pgconn.send_query(b"COMMIT")
+            driver.wait(generators.send(pgconn))
+            try:
+                work()
+            finally:
+                result = driver.wait(generators.fetch_many(pgconn))[-1]
+            if result.status != pq.ExecStatus.COMMAND_OK:
+                raise errors.error_from_result(result, encoding=driver.info.encoding)
 
     # The lock and the read of the steps in one statement. Under READ COMMITTED the steps are
     # read in the statement's snapshot, taken before the lock was granted; the locked row
@@ -339,10 +373,16 @@ LEFT JOIN execution_steps s ON s.execution_id = %(execution_id)s AND s.node_id =
     # The execution row is locked first (the sub-select), as every engine transaction does, so
     # a claim never deadlocks with one; the step is claimed only while it is queued and due and
     # its execution pending or running; the execution counts the step and takes its events.
+    # The step is read in the statement's snapshot, taken before the lock was granted: a step
+    # queued by the transaction that held the lock (its message left while it committed) is
+    # not seen. ``moved`` tells: the locked row's event_seq is not the snapshot's, so ``claim``
+    # runs the statement again in a new snapshot.
     _claim = f"""
 WITH e AS (
     SELECT id, status, event_seq, step_count, started_at FROM executions
     WHERE id = %(execution_id)s AND status IN ('pending', 'running') FOR UPDATE
+), seen AS (
+    SELECT event_seq FROM executions WHERE id = %(execution_id)s
 ), s AS (
     UPDATE execution_steps SET status = 'running', started_at = %(now)s, worker = %(worker)s,
         celery_task_id = %(task_id)s, lease_expires_at = %(lease)s, updated_at = %(now)s
@@ -363,16 +403,21 @@ WITH e AS (
         UNION ALL SELECT 1, 'execution_running', NULL, NULL WHERE e.status = 'pending'
     ) k
 )
-SELECT x.*, s.node_id, s.node_type, s.attempt, s.turn FROM x CROSS JOIN s
+SELECT (SELECT event_seq FROM e) <> (SELECT event_seq FROM seen) AS moved, claimed.*
+FROM (SELECT 1) one LEFT JOIN (SELECT x.*, s.node_id, s.node_type, s.attempt, s.turn FROM x CROSS JOIN s) claimed
+    ON true
 """
 
     def claim(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any] | None:
-        row = self._execute(conn, self._claim, params).fetchone()
-        if row is None:
+        for _ in range(CLAIM_TRIES):
+            row = self._execute(conn, self._claim, params).fetchone()
+            if row[1] is not None or not row[0]:
+                break
+        if row[1] is None:
             return None
         n = len(EXECUTION_COLUMNS)
-        claimed = self._row(self._execution_keys, row[:n], self._execution_times).values
-        claimed.update(zip(("node_id", "node_type", "attempt", "turn"), row[n:], strict=True))
+        claimed = self._row(self._execution_keys, row[1:n + 1], self._execution_times).values
+        claimed.update(zip(("node_id", "node_type", "attempt", "turn"), row[n + 1:], strict=True))
         return claimed
 
     # -- a transaction's writes: one statement -----------------------------------------------

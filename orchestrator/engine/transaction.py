@@ -57,21 +57,37 @@ SHORT_WAIT = timedelta(seconds=10)
 
 @dataclass
 class Outbox:
-    """What to do once the transaction has committed."""
+    """What to do once the transaction has committed.
+
+    The step messages may leave while the commit is in flight (``send``, see
+    ``Engine.execution``) unless ``new_rows``: they name steps this transaction created, which
+    no other transaction can see, or wait for, until the commit is done."""
 
     messages: list[StepMessage] = field(default_factory=list)
     revoke: list[str] = field(default_factory=list)
     callbacks: list[Callable[[], None]] = field(default_factory=list)
+    new_rows: bool = False
+
+    def send(self, dispatcher: Dispatcher) -> None:
+        """The step messages, once; never raises."""
+        messages, self.messages = self.messages, []
+        if messages:
+            self._run(lambda: dispatcher.send(messages))
 
     def flush(self, dispatcher: Dispatcher) -> None:
         """Never raises: what is committed stands, and the sweeper re-sends what was not sent."""
-        actions = [(lambda: dispatcher.revoke(self.revoke)) if self.revoke else None,
-                   (lambda: dispatcher.send(self.messages)) if self.messages else None, *self.callbacks]
-        for action in filter(None, actions):
-            try:
-                action()
-            except Exception:
-                log.exception("after-commit action failed; the sweeper re-sends unsent step messages")
+        if self.revoke:
+            self._run(lambda: dispatcher.revoke(self.revoke))
+        self.send(dispatcher)
+        for callback in self.callbacks:
+            self._run(callback)
+
+    @staticmethod
+    def _run(action: Callable[[], None]) -> None:
+        try:
+            action()
+        except Exception:
+            log.exception("after-commit action failed; the sweeper re-sends unsent step messages")
 
 
 class Transaction:

@@ -474,3 +474,59 @@ def test_on_postgresql_the_driver_cursors_errors_are_sqlalchemys(env):
                 engine.sql.lock_and_read(conn, execution_id, ["n0"])
         assert dropped.value.connection_invalidated
     assert engine.atomic(execution_id, lambda txn: txn.execution.status) == "pending"    # a fresh connection
+
+
+def slow_commit(engine, event, when, seconds=1):
+    """On PostgreSQL, a commit that wrote a step row matching ``when`` (an ``event`` of
+    execution_steps) takes ``seconds`` more, holding its locks."""
+    from sqlalchemy import text
+
+    with engine.db.begin() as conn:
+        conn.execute(text("CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS "
+                          f"$$ BEGIN PERFORM pg_sleep({seconds}); RETURN NULL; END $$"))
+        conn.execute(text(f"CREATE CONSTRAINT TRIGGER slow_commit AFTER {event} ON execution_steps "
+                          f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN ({when}) EXECUTE FUNCTION slow_commit()"))
+
+
+@pytest.mark.parametrize("successor", [{"type": "test_flaky", "config": {"times": 0}}, {"type": "noop"}],
+                         ids=["claimed", "pure"])
+def test_a_step_message_sent_while_its_commit_is_in_flight_runs_once_the_commit_is_done(env, monkeypatch, successor):
+    """On PostgreSQL a successor's message leaves while the commit that queued it is in
+    flight. Its worker waits for the execution's lock, then runs the step, though the step
+    was not yet queued in the snapshot of its first statement (the claim, or a pure node's
+    lock-and-read)."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    engine, dispatcher, _ = env
+    if engine.sql.name != "postgresql":
+        pytest.skip("SQLite sends after the commit")
+    execution_id = submit(env, {"name": "slow-commit", "nodes": [
+        {"id": "a", "type": "noop"}, {"id": "b", **successor}],
+        "edges": [{"source": "a", "target": "b"}]}, drain=False)
+    slow_commit(engine, "UPDATE", "NEW.node_id = 'b' AND NEW.status = 'queued'")      # a's commit
+    waited, threads = [], []
+
+    def run_meanwhile(messages):
+        (m,) = messages
+        threads.append(threading.Thread(target=run_step, args=(engine, m.step_id, m.execution_id, "w", "t2",
+                                                               m.node_id, m.version_id)))
+        threads[0].start()
+        deadline = time.monotonic() + 5
+        with engine.db.connect() as conn:
+            while not waited and time.monotonic() < deadline:
+                if conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                     "AND wait_event_type = 'Lock'")).scalar():
+                    waited.append(True)
+                conn.rollback()
+                time.sleep(0.01)
+    monkeypatch.setattr(dispatcher, "send", run_meanwhile)
+    message = dispatcher.queue.popleft()
+    run_step(engine, message.step_id, message.execution_id, "w", "t1", message.node_id, message.version_id)
+    threads[0].join(10)
+    assert waited, "the message left after the commit"
+    execution, steps, events = load(env, execution_id)
+    assert execution.status == "completed" and steps["b"].status == "completed"
+    assert [e.node_id for e in events if e.event_type == "step_running"] == ["a", "b"]

@@ -8,14 +8,14 @@ import marshmallow
 import pytest
 from sqlalchemy import func, select
 
-from orchestrator.db import A2AMessage, Execution, SharedContext, StepCheckpoint
+from orchestrator.db import A2AMessage, Execution, ExecutionStep, SharedContext, StepCheckpoint
 from orchestrator.db.types import utcnow
 from orchestrator.engine import cancel, pause, resume, sweep
 from orchestrator.nodes.base import Continue, NodeError, NodeType
 from orchestrator.nodes.registry import register
 from orchestrator.services import executions, workflows
 from orchestrator.states import EXECUTION_ACTIVE
-from tests.unit.test_engine import load, submit
+from tests.unit.test_engine import load, slow_commit, submit
 
 
 class _Turns(marshmallow.Schema):
@@ -185,6 +185,26 @@ def test_a_child_that_completes_completes_the_parent_step(env):
     assert steps["after"].output == steps["sub"].output
     page = executions.list_children(env[0].sessions(), env[2], execution.id)
     assert [c.id for c in page.items] == [kid.id]
+
+
+def test_every_step_message_names_a_step_other_connections_can_read(env, monkeypatch):
+    """A child's steps are created by its parent's transaction: their messages wait for its
+    commit, while a successor's (a row that existed) may leave during it."""
+    engine, dispatcher, _ = env
+    child_workflow(env, DOUBLE)
+    if engine.sql.name == "postgresql":
+        slow_commit(engine, "INSERT", "NEW.node_id = 'calc'", seconds=0.5)     # the commit that starts it
+    send, unseen = dispatcher.send, []
+
+    def checking(messages):
+        ids = {m.step_id for m in messages}
+        with engine.db.connect() as conn:
+            unseen.extend(ids - set(conn.scalars(select(ExecutionStep.id).where(ExecutionStep.id.in_(ids)))))
+        send(messages)
+    monkeypatch.setattr(dispatcher, "send", checking)
+    execution, _, _ = load(env, submit(env, parent({"workflow": "double", "input": {"n": 1}})))
+    assert execution.status == "completed" and len(children_of(env, execution.id)) == 1
+    assert unseen == []
 
 
 @pytest.mark.parametrize("on_error, status, sub_status, after_status", [
