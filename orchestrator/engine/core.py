@@ -111,11 +111,13 @@ class Engine:
         the steps of the nodes in ``read`` read with the lock; written and committed when the
         block ends, then its outbox sent.
 
-        Where the dialect can, the step messages leave while the commit is in flight, not after
-        it: each names a step that existed before this transaction, of an execution whose row
-        this transaction has locked, so a worker that receives it waits for the lock, which the
-        commit releases, and reads what was committed (a failed commit leaves it nothing to
-        claim). Messages for rows this transaction created wait for the commit."""
+        Where the dialect can, the step messages leave before the writes and the commit, not
+        after: each names a step that existed before this transaction, of an execution whose row
+        this transaction has locked, so a worker that receives it waits for the lock, which only
+        the end of this transaction releases, and reads what was committed (a failed write or
+        commit leaves it nothing to claim). The broker's round trip and the worker's pick-up
+        then overlap the writes and the commit. Messages for rows this transaction created
+        wait for the commit."""
         with self.db.connect() as conn:
             with conn.begin():
                 if read:
@@ -126,9 +128,9 @@ class Engine:
                     txn = None if row is None else Transaction(self, conn, row)
                 yield txn
                 if txn is not None:
+                    if not txn.outbox.new_rows and self.sql.sends_before_commit:
+                        txn.outbox.send(self.dispatcher)
                     txn.flush()
-                    if txn.outbox.messages and not txn.outbox.new_rows and self.sql.sends_while_committing:
-                        self.sql.commit_while(conn, lambda: txn.outbox.send(self.dispatcher))
         if txn is not None:
             txn.outbox.flush(self.dispatcher)
 

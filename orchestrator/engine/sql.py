@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Iterable
 
 from sqlalchemy import JSON, Connection, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql
@@ -102,8 +101,8 @@ class Statements:
 
     # Whether ``claim`` is one statement that needs no explicit transaction.
     claims_in_one_statement = False
-    # Whether ``commit_while`` can run work while the server commits.
-    sends_while_committing = False
+    # Whether a transaction may send its messages before it commits (see ``Engine.execution``).
+    sends_before_commit = False
 
     def lock_execution(self, conn: Connection, execution_id: uuid.UUID) -> Row | None:
         row = conn.execute(self._lock, {"execution_id": execution_id}).mappings().one_or_none()
@@ -247,6 +246,7 @@ class PostgresStatements(Statements):
 
     name = "postgresql"
     claims_in_one_statement = True
+    sends_before_commit = True
     _lock = Statements._lock.with_for_update()
 
     def __init__(self) -> None:
@@ -254,49 +254,21 @@ class PostgresStatements(Statements):
         self._step_reads: dict[tuple[bool, bool], str] = {}
 
     @staticmethod
-    @contextmanager
-    def _driver_errors(conn: Connection, statement: str, params: dict[str, Any]) -> Iterator[Any]:
-        """The driver connection of ``conn``; a driver error raised as SQLAlchemy's, the
-        connection invalidated when it dropped."""
+    def _execute(conn: Connection, statement: str, params: dict[str, Any]):
+        """``statement`` (psycopg placeholders) on the driver's cursor, inside ``conn``'s
+        transaction; a driver error is raised as SQLAlchemy's."""
         dbapi = conn.dialect.loaded_dbapi
         driver = conn.connection.driver_connection
         try:
-            yield driver
+            cursor = driver.cursor()
+            cursor.execute(statement, params)
+            return cursor
         except dbapi.Error as exc:
             dropped = conn.dialect.is_disconnect(exc, driver, None)
             if dropped:
                 conn.invalidate(exc)
             raise DBAPIError.instance(statement, params, exc, dbapi.Error, connection_invalidated=dropped,
                                       dialect=conn.dialect) from None
-
-    @classmethod
-    def _execute(cls, conn: Connection, statement: str, params: dict[str, Any]):
-        """``statement`` (psycopg placeholders) on the driver's cursor, inside ``conn``'s
-        transaction."""
-        with cls._driver_errors(conn, statement, params) as driver:
-            cursor = driver.cursor()
-            cursor.execute(statement, params)
-            return cursor
-
-    sends_while_committing = True
-
-    @classmethod
-    def commit_while(cls, conn: Connection, work: Callable[[], None]) -> None:
-        """Send COMMIT, run ``work`` while the server commits (and flushes its log), then read
-        the outcome, raised as SQLAlchemy's error if the commit failed. The transaction of
-        ``conn`` is then over; its own commit has nothing left to do."""
-        from psycopg import errors, generators, pq     # here: SQLite alone never loads the driver
-
-        with cls._driver_errors(conn, "COMMIT", {}) as driver:
-            pgconn = driver.pgconn
-            pgconn.send_query(b"COMMIT")
-            driver.wait(generators.send(pgconn))
-            try:
-                work()
-            finally:
-                result = driver.wait(generators.fetch_many(pgconn))[-1]
-            if result.status != pq.ExecStatus.COMMAND_OK:
-                raise errors.error_from_result(result, encoding=driver.info.encoding)
 
     # The lock and the read of the steps in one statement. Under READ COMMITTED the steps are
     # read in the statement's snapshot, taken before the lock was granted; the locked row
@@ -374,7 +346,7 @@ LEFT JOIN execution_steps s ON s.execution_id = %(execution_id)s AND s.node_id =
     # a claim never deadlocks with one; the step is claimed only while it is queued and due and
     # its execution pending or running; the execution counts the step and takes its events.
     # The step is read in the statement's snapshot, taken before the lock was granted: a step
-    # queued by the transaction that held the lock (its message left while it committed) is
+    # queued by the transaction that held the lock (its message left before it committed) is
     # not seen. ``moved`` tells: the locked row's event_seq is not the snapshot's, so ``claim``
     # runs the statement again in a new snapshot.
     _claim = f"""

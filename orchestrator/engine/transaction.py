@@ -59,9 +59,9 @@ SHORT_WAIT = timedelta(seconds=10)
 class Outbox:
     """What to do once the transaction has committed.
 
-    The step messages may leave while the commit is in flight (``send``, see
-    ``Engine.execution``) unless ``new_rows``: they name steps this transaction created, which
-    no other transaction can see, or wait for, until the commit is done."""
+    The step messages may leave before the commit (``send``, see ``Engine.execution``)
+    unless ``new_rows``: they name steps this transaction created, which no other transaction
+    can see, or wait for, until the commit is done."""
 
     messages: list[StepMessage] = field(default_factory=list)
     revoke: list[str] = field(default_factory=list)

@@ -490,11 +490,11 @@ def slow_commit(engine, event, when, seconds=1):
 
 @pytest.mark.parametrize("successor", [{"type": "test_flaky", "config": {"times": 0}}, {"type": "noop"}],
                          ids=["claimed", "pure"])
-def test_a_step_message_sent_while_its_commit_is_in_flight_runs_once_the_commit_is_done(env, monkeypatch, successor):
-    """On PostgreSQL a successor's message leaves while the commit that queued it is in
-    flight. Its worker waits for the execution's lock, then runs the step, though the step
-    was not yet queued in the snapshot of its first statement (the claim, or a pure node's
-    lock-and-read)."""
+def test_a_step_message_sent_before_its_commit_runs_the_step_once_the_commit_is_done(env, monkeypatch, successor):
+    """On PostgreSQL a successor's message leaves before the transaction that queued it
+    writes and commits. Its worker waits for the execution's lock, then runs the step, though
+    the step was not yet queued in the snapshot of its first statement (the claim, or a pure
+    node's lock-and-read)."""
     import threading
     import time
 

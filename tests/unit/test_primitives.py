@@ -189,7 +189,7 @@ def test_a_child_that_completes_completes_the_parent_step(env):
 
 def test_every_step_message_names_a_step_other_connections_can_read(env, monkeypatch):
     """A child's steps are created by its parent's transaction: their messages wait for its
-    commit, while a successor's (a row that existed) may leave during it."""
+    commit, while a successor's (a row that existed) may leave before it."""
     engine, dispatcher, _ = env
     child_workflow(env, DOUBLE)
     if engine.sql.name == "postgresql":
