@@ -57,7 +57,7 @@ SHORT_WAIT = timedelta(seconds=10)
 
 @dataclass
 class Outbox:
-    """What to do once the transaction has committed.
+    """The step messages to send, and what to do once the transaction has committed.
 
     The step messages may leave before the commit (``send``, see ``Engine.execution``)
     unless ``new_rows``: they name steps this transaction created, which no other transaction
@@ -87,7 +87,8 @@ class Outbox:
         try:
             action()
         except Exception:
-            log.exception("after-commit action failed; the sweeper re-sends unsent step messages")
+            log.exception("sending step messages or an after-commit action failed; the sweeper re-sends "
+                          "unsent step messages")
 
 
 class Transaction:
