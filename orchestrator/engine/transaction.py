@@ -231,8 +231,9 @@ class Transaction:
         self.event(f"step_{to.value}", message, node_id=step.node_id, attempt=step.attempt, data=data)
 
     def dispatch(self, step: Row, not_before: datetime | None = None) -> None:
-        """Send a queued step's message after commit: now, with a countdown when it is due soon,
-        or (due later, or the execution not running) leave it to the sweeper."""
+        """Send a queued step's message with this transaction's outbox: now, with a countdown
+        when it is due soon, or (due later, or the execution not running) leave it to the
+        sweeper."""
         due_in = (not_before - self.now) if not_before else timedelta(0)
         if self.execution.status not in (E.PENDING, E.RUNNING) or due_in > SHORT_WAIT:
             self._write_fields(step, dispatched_at=None)
