@@ -209,7 +209,8 @@ def test_retry_runs_failed_steps_again_and_keeps_completed_ones(env):
 
 def test_delay_holds_no_worker_and_completes_after_its_time(env):
     engine, dispatcher, _ = env
-    execution_id = submit(env, {"name": "d", "nodes": [{"id": "wait", "type": "delay", "config": {"seconds": 0.3}},
+    # long enough that the first sweep below comes before it is due, on a loaded machine too
+    execution_id = submit(env, {"name": "d", "nodes": [{"id": "wait", "type": "delay", "config": {"seconds": 1.5}},
                                                       {"id": "next", "type": "noop"}],
                                "edges": [{"source": "wait", "target": "next"}]})
     _, steps, _ = load(env, execution_id)
