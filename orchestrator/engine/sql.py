@@ -40,8 +40,9 @@ EVENTS = ExecutionEvent.__table__
 EXECUTION_COLUMNS = tuple(c for c in EXECUTIONS.c if c.name not in ("input", "output", "metadata", "error_traceback"))
 STEP_COLUMNS = tuple(c for c in STEPS.c if c.name not in ("input", "output", "error_traceback", "error_message"))
 OPEN = tuple(s.value for s in STEP_OPEN)
-# A claim that waited for the execution's lock while the step was queued runs once more; more
-# than that means other transactions keep moving the execution, and the sweeper sends again.
+# A claim that waited for the execution's lock while the step was queued runs again, up to
+# this many statements in all; past that, other transactions keep moving the execution, and
+# the sweeper sends the step's message again.
 CLAIM_TRIES = 3
 
 
