@@ -37,7 +37,7 @@ from orchestrator.llm.memory import recall
 from orchestrator.llm.redaction import Redactor
 from orchestrator.llm.resolution import Target, Unusable, cool_down, next_cooldown_end, reserve_credential, resolve
 from orchestrator.nodes.base import CallRecord, Continue, NodeContext, NodeError
-from orchestrator.nodes.http import check_url
+from orchestrator.security.network import LLM_ALLOW_PRIVATE_HINT, NetworkError, check_url
 
 # Deltas are gathered and sent as one ``llm_delta`` event about this often.
 DELTA_INTERVAL_SECONDS = 0.2
@@ -197,7 +197,10 @@ class Completion:
 
     def _ask(self, target: Target, state: dict[str, Any]) -> Reply:
         """An answer from ``target``, trying its credentials and retrying transient failures."""
-        check_url(target.base_url, allow_private=self.settings.llm_allow_private)
+        try:
+            check_url(target.base_url, allow_private=self.settings.llm_allow_private, hint=LLM_ALLOW_PRIVATE_HINT)
+        except NetworkError as exc:
+            raise NodeError(str(exc), retryable=exc.retryable) from None
         request = Request(state["messages"], dict(self.config.get("params") or {}),
                           self.config.get("output_schema"), self.config.get("stream", False), self.tools)
         refused: set[uuid.UUID] = set()
