@@ -62,6 +62,18 @@ def error(status: int, message: str = "provider error", *, retry_after: float | 
             "retry_after_ms": retry_after_ms, "model": model}
 
 
+def raw(body: str, *, status: int = 200, content_type: str = "application/json",
+        model: str | None = None) -> dict[str, Any]:
+    """Exactly ``body``, whatever was asked: a malformed answer (``{}``, ``{"choices": []}``,
+    not JSON, an event stream cut short)."""
+    return {"kind": "raw", "body": body, "status": status, "content_type": content_type, "model": model}
+
+
+def redirect(location: str, *, status: int = 307, model: str | None = None) -> dict[str, Any]:
+    """A redirect to ``location`` (a model server that moved, or one that points inwards)."""
+    return {"kind": "redirect", "location": location, "status": status, "model": model}
+
+
 def delay(seconds: float, reply: dict[str, Any] | None = None) -> dict[str, Any]:
     """``reply`` (default: the default answer) after ``seconds``."""
     return {"kind": "delay", "seconds": seconds, "reply": reply, "model": (reply or {}).get("model")}
@@ -187,6 +199,9 @@ def _answer_text(reply: dict[str, Any]) -> str:
 class _Handler(BaseHTTPRequestHandler):
     server: "LLMServer"
     protocol_version = "HTTP/1.1"
+    # The headers and the body go out in two writes: without TCP_NODELAY the body waits for
+    # the client's delayed ACK (40 ms) on a kept-alive connection.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:
@@ -253,6 +268,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.record(request)
         if reply["kind"] == "error":
             self._error(protocol, reply)
+        elif reply["kind"] in ("raw", "redirect"):
+            self._raw(reply)
         elif protocol == "openai":
             self._openai(request, reply)
         else:
@@ -277,6 +294,17 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             body = {"type": "error", "error": {"type": kind, "message": reply["message"]}}
         self._send(status, body, headers)
+
+    def _raw(self, reply: dict[str, Any]) -> None:
+        data = reply.get("body", "").encode()
+        self.send_response(reply["status"])
+        if reply["kind"] == "redirect":
+            self.send_header("Location", reply["location"])
+        else:
+            self.send_header("Content-Type", reply["content_type"])
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     # OpenAI chat completions
 
@@ -373,12 +401,13 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class LLMServer(ThreadingHTTPServer):
-    """The offline provider on 127.0.0.1 (port 0: a free one), serving from its own thread."""
+    """The offline provider on 127.0.0.1 (or another loopback ``host``; port 0: a free one),
+    serving from its own thread."""
 
     daemon_threads = True
 
-    def __init__(self, port: int = 0, verbose: bool = False) -> None:
-        super().__init__(("127.0.0.1", port), _Handler)
+    def __init__(self, port: int = 0, verbose: bool = False, host: str = "127.0.0.1") -> None:
+        super().__init__((host, port), _Handler)
         self.verbose = verbose
         self.closing = threading.Event()
         self._lock = threading.Lock()
@@ -392,7 +421,7 @@ class LLMServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        return f"http://{self.server_address[0]}:{self.server_address[1]}"
 
     def script(self, *replies: dict[str, Any]) -> None:
         """Queue replies; each goes to the next request (for its ``model``, when it names one)."""

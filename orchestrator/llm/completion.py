@@ -37,7 +37,6 @@ from orchestrator.llm.memory import recall
 from orchestrator.llm.redaction import Redactor
 from orchestrator.llm.resolution import Target, Unusable, cool_down, next_cooldown_end, reserve_credential, resolve
 from orchestrator.nodes.base import CallRecord, Continue, NodeContext, NodeError
-from orchestrator.security.network import LLM_ALLOW_PRIVATE_HINT, NetworkError, check_url
 
 # Deltas are gathered and sent as one ``llm_delta`` event about this often.
 DELTA_INTERVAL_SECONDS = 0.2
@@ -197,10 +196,6 @@ class Completion:
 
     def _ask(self, target: Target, state: dict[str, Any]) -> Reply:
         """An answer from ``target``, trying its credentials and retrying transient failures."""
-        try:
-            check_url(target.base_url, allow_private=self.settings.llm_allow_private, hint=LLM_ALLOW_PRIVATE_HINT)
-        except NetworkError as exc:
-            raise NodeError(str(exc), retryable=exc.retryable) from None
         request = Request(state["messages"], dict(self.config.get("params") or {}),
                           self.config.get("output_schema"), self.config.get("stream", False), self.tools)
         refused: set[uuid.UUID] = set()
@@ -234,7 +229,7 @@ class Completion:
             except ModelUnusable as exc:
                 raise _GiveWay(str(exc)) from None
             except Rejected as exc:
-                raise NodeError(self.redact.text(str(exc))) from None
+                raise NodeError(self.redact.text(str(exc)), retryable=exc.retryable) from None
 
     def _call(self, target: Target, api_key: str, alias: str | None, request: Request,
               state: dict[str, Any]) -> Reply:
@@ -245,7 +240,8 @@ class Completion:
         shown_request = {"model": target.model_id, "messages": request.messages, "params": request.params,
                          "stream": request.stream}
         try:
-            reply = clients.call(target, api_key, request, self.ctx.idempotency_key, deltas)
+            reply = clients.call(target, api_key, request, self.ctx.idempotency_key, deltas,
+                                 allow_private=self.settings.llm_allow_private)
         except CallFailed as exc:
             deltas.flush()
             self._record(target, "error", shown_request, None, None, None, started, str(exc),

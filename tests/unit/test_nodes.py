@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import httpx2
 import pytest
 from marshmallow import Schema, ValidationError
 
@@ -19,6 +20,7 @@ from orchestrator.nodes.builtin import DelayNode, HumanApprovalNode, NoopNode, T
 from orchestrator.nodes.http import HttpRequestNode
 from orchestrator.security import network
 from orchestrator.security.network import NetworkError, blocked_reason, check_url, safe_request
+from orchestrator.security.pinned_httpx import pinned_client
 from orchestrator.storable import check_storable
 
 BUILT_INS = {"noop", "transform", "delay", "human_approval", "http_request"}
@@ -596,3 +598,32 @@ def test_https_goes_to_the_checked_address_and_verifies_the_urls_host(https_serv
         fetch({"url": f"https://other.example.test:{https_server}/echo", "timeout_seconds": 5})
     assert "other.example.test" in str(refused.value)
 
+
+def test_the_model_sdks_client_goes_to_the_checked_address_over_https(https_server, tmp_path, monkeypatch):
+    """The httpx client under the model SDKs: the same rebinding over HTTPS goes to the checked
+    address with SNI and the certificate check on the URL's host; a new connection (this server
+    closes each one) is resolved again; a certificate for another host is refused."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))      # trust the test CA
+    answers = iter(["127.0.0.1"])
+    real = network.resolve
+    monkeypatch.setattr(network, "resolve", lambda host, port: [next(answers, "127.0.0.2")]
+                        if host.endswith(".example.test") else real(host, port))
+    with pinned_client(allow_private=True, hint="", timeout=httpx2.Timeout(5)) as client:
+        echoed = client.get(f"https://api.example.test:{https_server}/echo").json()
+        assert echoed["headers"]["Host"] == f"api.example.test:{https_server}"
+        with pytest.raises(httpx2.ConnectError, match="Connection refused"):      # 127.0.0.2 now
+            client.get(f"https://api.example.test:{https_server}/json")
+        answers = iter(["127.0.0.1"])
+        with pytest.raises(httpx2.ConnectError, match="certificate"):
+            client.get(f"https://other.example.test:{https_server}/echo")
+    assert [r["path"] for r in Handler.received] == ["/echo"]
+
+
+def test_the_model_sdks_client_refuses_a_private_address_and_follows_no_redirect(server):
+    with pinned_client(allow_private=False, hint="the hint", timeout=httpx2.Timeout(5)) as client:
+        with pytest.raises(httpx2.ConnectError, match=r"refusing to connect to 127\.0\.0\.1 \(loopback address\) "
+                                                      r"for host 127\.0\.0\.1; the hint"):
+            client.get(f"{server}/json")
+    with pinned_client(allow_private=True, hint="", timeout=httpx2.Timeout(5)) as client:
+        assert client.get(f"{server}/redirect?code=307&to=/json").status_code == 307
+    assert [r["path"] for r in Handler.received] == ["/redirect"]
