@@ -62,6 +62,12 @@ def error(status: int, message: str = "provider error", *, retry_after: float | 
             "retry_after_ms": retry_after_ms, "model": model}
 
 
+def refusal(message: str, *, model: str | None = None) -> dict[str, Any]:
+    """The model declines: OpenAI ``message.refusal`` (streamed as ``delta.refusal``), Anthropic
+    ``stop_reason: refusal``."""
+    return {"kind": "refusal", "text": message, "model": model}
+
+
 def raw(body: str, *, status: int = 200, content_type: str = "application/json",
         model: str | None = None) -> dict[str, Any]:
     """Exactly ``body``, whatever was asked: a malformed answer (``{}``, ``{"choices": []}``,
@@ -322,9 +328,11 @@ class _Handler(BaseHTTPRequestHandler):
         if not request.body.get("stream"):
             if reply["kind"] == "stream":
                 time.sleep(reply["interval"] * len(reply["chunks"]))
-            message = {"role": "assistant", "content": None if tool_calls else answer}
+            message = {"role": "assistant", "content": None if tool_calls or reply["kind"] == "refusal" else answer}
             if tool_calls:
                 message["tool_calls"] = tool_calls
+            if reply["kind"] == "refusal":
+                message["refusal"] = reply["text"]
             answer_body = {"id": ident, "object": "chat.completion", "created": created, "model": model,
                            "choices": [{"index": 0, "message": message, "finish_reason": finish}]}
             if reply.get("report_usage", True):
@@ -342,6 +350,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._event(chunk({"tool_calls": [{"index": 0, "id": call["id"], "type": "function",
                                                "function": {"name": call["function"]["name"], "arguments": ""}}]}))
             self._event(chunk({"tool_calls": [{"index": 0, "function": {"arguments": call["function"]["arguments"]}}]}))
+        elif reply["kind"] == "refusal":
+            self._event(chunk({"refusal": reply["text"]}))
         else:
             pieces, interval = (reply["chunks"], reply["interval"]) if reply["kind"] == "stream" else ([answer], 0)
             for piece in pieces:
@@ -366,7 +376,9 @@ class _Handler(BaseHTTPRequestHandler):
             stop = "tool_use"
         else:
             content = [{"type": "text", "text": answer}]
-            stop = {"stop": "end_turn", "length": "max_tokens"}.get(reply.get("finish_reason", "stop"), "end_turn")
+            stop = "refusal" if reply["kind"] == "refusal" else {
+                "stop": "end_turn", "length": "max_tokens", "content_filter": "refusal"}.get(
+                reply.get("finish_reason", "stop"), "end_turn")
         message = {"id": ident, "type": "message", "role": "assistant", "model": model, "content": content,
                    "stop_reason": stop, "stop_sequence": None,
                    "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens}}

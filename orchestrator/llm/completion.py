@@ -34,6 +34,7 @@ from orchestrator.llm import clients
 from orchestrator.llm.clients import CallFailed, ModelUnusable, RateLimited, Refused, Rejected, Reply, Request, \
     Transient
 from orchestrator.llm.memory import recall
+from orchestrator.llm.protocol import unusable
 from orchestrator.llm.redaction import Redactor
 from orchestrator.llm.resolution import Target, Unusable, cool_down, next_cooldown_end, reserve_credential, resolve
 from orchestrator.nodes.base import CallRecord, Continue, NodeContext, NodeError
@@ -258,11 +259,15 @@ class Completion:
             usage["cost_known"] = False
         else:
             usage["cost"] = str(Decimal(usage["cost"]) + cost)
-        self._record(target, "ok", shown_request,
-                     {"text": reply.text, "finish_reason": reply.finish_reason, "tool_calls": reply.tool_calls},
+        problem = unusable(reply, target, request)      # refused, filtered, cut off, empty: tokens spent
+        self._record(target, "error" if problem else "ok", shown_request,
+                     {"text": reply.text, "finish_reason": reply.finish_reason, "tool_calls": reply.tool_calls,
+                      **({"refusal": reply.refusal} if reply.refusal else {})},
                      {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
                       "total_tokens": reply.prompt_tokens + reply.completion_tokens} if reported else None,
-                     cost, started, None, meta)
+                     cost, started, str(problem) if problem else None, meta)
+        if problem:
+            raise problem
         return reply
 
     def _record(self, target: Target, status: str, request: Any, response: Any, usage: dict[str, int] | None,

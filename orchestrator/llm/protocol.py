@@ -1,6 +1,6 @@
 """What a model call is, whichever protocol: the ``Request``, the ``Reply``, the ways a call
-fails (``CallFailed`` and its kinds, which say what the caller should do next), and reading
-the SDKs' answers into a ``Reply``.
+fails (``CallFailed`` and its kinds, which say what the caller should do next), reading the
+SDKs' answers into a ``Reply`` and judging whether a reply can be used.
 
 The SDKs build their answer objects without validation, so whatever a server sends (``{}``,
 ``{"choices": []}``, a choice without a message, a token count that is not a number) arrives
@@ -18,6 +18,8 @@ from orchestrator.llm.resolution import Target
 
 # An Anthropic request must state max_tokens; used when neither params nor the model give one.
 DEFAULT_MAX_TOKENS = 1024
+# finish_reason / stop_reason of an answer cut off at a limit.
+_CUT_OFF = frozenset({"length", "max_tokens", "model_context_window_exceeded"})
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,30 @@ def max_tokens(target: Target, request: Request) -> int | None:
     else ``DEFAULT_MAX_TOKENS``); None when the provider's own default applies."""
     default = DEFAULT_MAX_TOKENS if target.protocol == "anthropic" else None
     return request.params.get("max_tokens") or target.max_output_tokens or default
+
+
+def unusable(reply: Reply, target: Target, request: Request) -> CallFailed | None:
+    """Why an answer that arrived cannot be used, or None: a refusal or a filtered answer (not
+    retryable), one cut off at its token limit (not retryable: it would be cut off again), an
+    empty one (transient)."""
+    ref = target.ref
+    if reply.refusal or reply.finish_reason == "refusal":
+        said = (reply.refusal or reply.text).strip()
+        return Rejected(f"{ref} refused to answer" + (f": {said[:300]}" if said else ""), retryable=False)
+    if reply.finish_reason == "content_filter":
+        return Rejected(f"the answer of {ref} was withheld by the provider's content filter "
+                        "(finish_reason content_filter)", retryable=False)
+    if reply.finish_reason in _CUT_OFF:
+        limit = max_tokens(target, request)
+        return Rejected(
+            f"the answer of {ref} was cut off (finish_reason {reply.finish_reason}"
+            + (f", max_tokens {limit}" if limit else "") + ")"
+            + ("; its JSON is incomplete" if request.output_schema is not None else "")
+            + ": raise params.max_tokens (or the model's max_output_tokens), or ask for a shorter answer",
+            retryable=False)
+    if not reply.text.strip() and not reply.tool_calls:
+        return Transient(f"{ref} answered nothing: no text and no tool call")
+    return None
 
 
 # -- reading the SDKs' answers -------------------------------------------------------------------
