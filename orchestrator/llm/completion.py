@@ -129,6 +129,7 @@ class Completion:
         ``Continue`` with ``not_before`` (holding ``state``) when every credential is rate limited.
         ``state`` holds ``fallback_index``, ``messages`` and ``usage`` (summed here)."""
         refs = [self.config["model"], *self.config.get("fallbacks", [])]
+        self._check_prompt_size(state["messages"], refs[state["fallback_index"]])
         reasons: list[str] = []
         for index in range(state["fallback_index"], len(refs)):
             state["fallback_index"] = index
@@ -143,6 +144,13 @@ class Completion:
                 return Continue(state, not_before=park.until, message=park.reason)
         tried = "" if len(refs) == 1 else f" (tried {', '.join(refs)})"
         raise NodeError(self.redact.text(f"no model could answer{tried}: {'; '.join(reasons)}"))
+
+    def _check_prompt_size(self, messages: list[dict[str, Any]], ref: str) -> None:
+        size = sum(len(m.get("content") or "") for m in messages)
+        limit = self.settings.llm_max_prompt_chars
+        if size > limit:
+            raise NodeError(f"the messages for {ref} hold {size:,} characters, over ORCHESTRATOR_LLM_MAX_PROMPT_CHARS "
+                            f"({limit:,}): shorten the prompt or raise the limit", retryable=False)
 
     def _first_state(self) -> dict[str, Any]:
         config = self.config
