@@ -65,7 +65,9 @@ class _Park(Exception):
 
 
 class _Deltas:
-    """Gathers streamed text and emits it as ``llm_delta`` events about every 200 ms."""
+    """Gathers streamed text and emits it as ``llm_delta`` events about every 200 ms, each ending
+    at a word's end (the rest waits for the next): a key or a secret in the answer is masked in
+    the event that holds it whole, never shown in two halves."""
 
     def __init__(self, ctx: NodeContext, ref: str, redact: Redactor):
         self._ctx, self._ref, self._redact = ctx, ref, redact
@@ -75,13 +77,18 @@ class _Deltas:
     def __call__(self, piece: str) -> None:
         self._buffer.append(piece)
         if time.monotonic() - self._last >= DELTA_INTERVAL_SECONDS:
-            self.flush()
+            self._emit(whole_words=True)
 
     def flush(self) -> None:
-        if self._buffer:
+        self._emit(whole_words=False)
+
+    def _emit(self, whole_words: bool) -> None:
+        text = "".join(self._buffer)
+        cut = max(text.rfind(space) for space in " \n\t") + 1 if whole_words else len(text)
+        if cut:
             self._ctx.emit("llm_delta", f"{self._ref} is answering",
-                           {"delta": self._redact.text("".join(self._buffer)), "model": self._ref})
-            self._buffer.clear()
+                           {"delta": self._redact.text(text[:cut]), "model": self._ref})
+        self._buffer = [text[cut:]] if text[cut:] else []
         self._last = time.monotonic()
 
 
