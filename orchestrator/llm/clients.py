@@ -196,9 +196,9 @@ def _anthropic(client: anthropic.Anthropic, target: Target, headers: dict[str, s
     system = "\n\n".join(m["content"] for m in request.messages if m["role"] == "system")
     if request.output_schema is not None:
         system = f"{system}\n\n{SCHEMA_INSTRUCTION}\n{json.dumps(request.output_schema)}".strip()
-    params = dict(request.params)
+    params = {name: value for name, value in request.params.items() if name != "max_tokens"}
     kwargs: dict[str, Any] = {
-        "model": target.model_id, "max_tokens": params.pop("max_tokens", None) or protocol.max_tokens(target, request),
+        "model": target.model_id, "max_tokens": protocol.max_tokens(target, request),
         "messages": _anthropic_messages(request.messages), "extra_headers": headers, "extra_body": params,
     }
     if request.tools:
