@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from importlib.metadata import PackageNotFoundError, version
 
-from orchestrator.cli import access, executions, local, providers, run, workflows
+from orchestrator.cli import access, agents, executions, local, providers, run, workflows
 
 DESCRIPTION = "orchestrator: run workflows, the API, workers and beat, and manage what they hold."
 
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     workflows.add_commands(commands)
     run.add_tail(executions.add_commands(commands))
     providers.add_commands(commands)
+    agents.add_commands(commands)
     access.add_commands(commands)
     local.add_commands(commands)
     return parser
