@@ -75,12 +75,12 @@ def connect(args: argparse.Namespace) -> Iterator[Client]:
 
 def _with_client(action: Action, render: Render) -> Callable[[argparse.Namespace], int]:
     def command(args: argparse.Namespace) -> int:
-        with connect(args) as client:
+        with connect(args) as client:           # shown before an API started for the command stops
             data = action(args, client)
-        if args.json:
-            print(json.dumps(data, indent=2))
-        else:               # a sentence is never wrapped: it may hold an id or a command to copy
-            render(Console(soft_wrap=True), data)
+            if args.json:
+                print(json.dumps(data, indent=2))
+            else:           # a sentence is never wrapped: it may hold an id or a command to copy
+                render(Console(soft_wrap=True), data)
         return 0
     return command
 

@@ -31,6 +31,9 @@ def test_configure_a_provider_from_the_command_line(cli, monkeypatch, tmp_path):
     assert row.split() == ["local", "openai", "yes", "m1", "1", LOCAL]
     listed = cli("providers", "list", "--json")
     assert listed["next_cursor"] is None and [p["name"] for p in listed["items"]] == ["local"]
+    refused = cli("providers", "add", "ftp", "--type", "openai", "--base-url", "ftp://models.example", code=2)
+    assert refused.startswith("error: POST /providers/") and "base_url" in refused and refused.count("\n") == 1
+    assert [p["name"] for p in cli("providers", "list", "--json")["items"]] == ["local"]   # not kept half-made
 
     assert cli("models", "add", "nobody", "m1", code=2) == \
         "error: no provider named 'nobody' (see `orchestrator providers list`)\n"
@@ -47,24 +50,16 @@ def test_configure_a_provider_from_the_command_line(cli, monkeypatch, tmp_path):
     assert b"...ABCD" in stored and KEY.encode() not in stored
 
 
-def orchestrator(data: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "orchestrator.cli", *args], cwd=ROOT, text=True,
-                          capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
-                          env=clean_env(ORCHESTRATOR_DATA_DIR=str(data), **env))
-
-
 def test_a_local_stack_lets_a_local_model_server_be_added(tmp_path):
-    # No API runs: the command starts the data directory's API for itself, as a local stack.
-    added = orchestrator(tmp_path, "providers", "add", "local", "--type", "openai", "--base-url", LOCAL)
+    # No API runs: the command starts the data directory's API for itself, a local stack, whose
+    # environment lets model endpoints be private (unless 0: the test below).
+    added = subprocess.run([sys.executable, "-m", "orchestrator.cli", "providers", "add", "local", "--type", "openai",
+                            "--base-url", LOCAL], cwd=ROOT, text=True, capture_output=True, timeout=60,
+                           stdin=subprocess.DEVNULL, env=clean_env(ORCHESTRATOR_DATA_DIR=str(tmp_path)))
     assert added.returncode == 0 and added.stdout.startswith(f"added provider local (openai) at {LOCAL}"), \
         added.stdout + added.stderr
-    refused = orchestrator(tmp_path, "providers", "add", "strict", "--type", "openai", "--base-url", LOCAL,
-                           ORCHESTRATOR_LLM_ALLOW_PRIVATE="0")
-    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
-    assert refused.stderr.startswith("error: POST /providers/") and "base_url refused: refusing to connect to " \
-        "127.0.0.1 (loopback address)" in refused.stderr and "ORCHESTRATOR_LLM_ALLOW_PRIVATE=1" in refused.stderr
-    with sqlite3.connect(tmp_path / "orchestrator.db") as db:        # the refused one was not kept half-made
-        assert db.execute("SELECT name FROM providers").fetchall() == [("local",)]
+    with sqlite3.connect(tmp_path / "orchestrator.db") as db:
+        assert db.execute("SELECT base_url FROM endpoints").fetchall() == [(LOCAL,)]
 
 
 def test_standalone_lets_model_endpoints_be_private_unless_told_otherwise(tmp_path, monkeypatch):
