@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from typing import Any
+from typing import Callable
 
 from rich.console import Console
 from rich.table import Table
@@ -54,7 +54,7 @@ def _revoke(args: argparse.Namespace, client: Client) -> Row:
     raise ApiError(f"no API key with prefix {args.key!r} (see `orchestrator api-keys list`)", 404)
 
 
-def _create_command(remote: Any) -> Any:
+def _create_command(remote: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Through the API when there is a key to call it with; else the first key, on the database."""
     def create(args: argparse.Namespace) -> int:
         if given_url(args) or local_key(args):

@@ -68,6 +68,8 @@ def table(title: str, columns: Sequence[str], rows: list[list[Any]], width: int,
     left_out = [column for index, column in enumerate(columns) if index not in kept]
     if left_out:
         out.caption = f"not shown at {width} columns: {', '.join(left_out)} (--json has everything)"
+    elif not rows:
+        out.caption = "none"
     return out
 
 

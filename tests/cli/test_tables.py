@@ -44,6 +44,10 @@ def test_ids_and_statuses_stay_whole_and_other_columns_wrap_or_go(width):
         assert f"not shown at {width} columns: " in text and "(--json has everything)" in text
 
 
+def test_an_empty_list_says_so():
+    assert render(tables.table("secrets", ("name", "created"), [], 80), 80).splitlines()[-1].strip() == "none"
+
+
 def test_a_column_wraps_down_to_ten_characters_before_it_is_left_out():
     def note(width: int) -> str:
         return render(tables.table("t", ("id", "status", "note"), [[IDS[0], "completed", "x" * 30]], width), width)
