@@ -3,15 +3,16 @@ FROM python:3.11.7-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 
-# Dependencies first, at the pinned versions: this layer is rebuilt only when the
-# dependency list or the pins change, not on every code change.
+# Dependencies first (with the flower extra: the image runs every process), at the runtime
+# pins: this layer is rebuilt only when the dependency list or the pins change, not on every
+# code change.
 COPY pyproject.toml constraints.txt ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > requirements.txt \
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+print('\n'.join(p['dependencies'] + p['optional-dependencies']['flower']))" > requirements.txt \
     && pip install -c constraints.txt -r requirements.txt
 
 # The code, installed like a wheel (its migrations inside the package).
-COPY README.md alembic.ini ./
+COPY README.md LICENSE ./
 COPY orchestrator ./orchestrator
 COPY worker ./worker
 COPY api ./api
