@@ -16,14 +16,15 @@ COPY README.md LICENSE ./
 COPY orchestrator ./orchestrator
 COPY worker ./worker
 COPY api ./api
-RUN pip install --no-deps . && useradd --create-home app \
-    && mkdir -p /data /tmp/orchestrator-metrics && chown app /data /tmp/orchestrator-metrics
+RUN pip install --no-deps . && useradd --create-home app && mkdir -p /data && chown app /data
 USER app
 WORKDIR /data
-# PROMETHEUS_MULTIPROC_DIR: the processes of one container (gunicorn workers, a worker's
-# pool) share their counters through files there, so any one of them answers for all.
-ENV ORCHESTRATOR_DATA_DIR=/data PROMETHEUS_MULTIPROC_DIR=/tmp/orchestrator-metrics
+ENV ORCHESTRATOR_DATA_DIR=/data
 EXPOSE 8000 5555 9100
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=3)"]
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "8", "--access-logfile", "-", "api.wsgi:app"]
+# orchestrator.procgroup gives the processes of the container (gunicorn's workers, a worker's
+# pool) a fresh directory to share their Prometheus counters, so any one of them answers for
+# all; it is removed at exit (see the Procfile).
+CMD ["python", "-m", "orchestrator.procgroup", "gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "8", \
+     "--access-logfile", "-", "--logger-class", "api.access_log.MaskingLogger", "api.wsgi:app"]
