@@ -1,14 +1,22 @@
 """Migrations go up, down and up again on both databases, and agree with the models."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect
 
 from orchestrator.db.migrate import alembic_config, upgrade_database
 from orchestrator.db import Base
 from orchestrator.db.session import get_engine
 from tests.conftest import make_settings, use_settings
+from tests.support.workers import ROOT
 
 
 def _downgrade_base():
@@ -54,3 +62,19 @@ def test_a_model_change_shows_as_a_difference(migrated_settings):
     finally:
         table._columns.remove(extra)
     assert any(op[0] == "add_column" and op[3].name == "shoe_size" for op in diff)
+
+
+def test_the_alembic_command_of_a_checkout_runs_the_package_migrations(tmp_path):
+    """The top-level alembic.ini and alembic/ (the design's layout) migrate with the versions
+    that ship in the package."""
+    heads = ScriptDirectory.from_config(Config(str(ROOT / "alembic.ini"))).get_heads()
+    assert heads == ScriptDirectory.from_config(alembic_config()).get_heads()
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    done = subprocess.run([Path(sys.executable).parent / "alembic", "upgrade", "head"], cwd=ROOT, capture_output=True,
+                          text=True, env={**os.environ, "DATABASE_URL": url, "ORCHESTRATOR_DATA_DIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert [MigrationContext.configure(conn).get_current_revision()] == heads
+    assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
+    engine.dispose()
