@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from orchestrator import progress
 from orchestrator.client import ApiError, Client
 from orchestrator.commands import add_resource_commands, connect
+from orchestrator.cli_db import add_db_commands
 from orchestrator.cli_providers import add_commands as add_provider_commands
 from orchestrator.config import ConfigError, get_settings
 from orchestrator.crypto import generate_key, load_keyring
@@ -203,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade = db.add_parser("upgrade", help="apply migrations (alembic upgrade)")
     upgrade.add_argument("revision", nargs="?", default="head")
     upgrade.set_defaults(func=_db)
+    add_db_commands(db)
 
     keys = commands.add_parser("api-keys", help="API keys").add_subparsers(dest="keys_command", required=True)
     create = keys.add_parser("create", help="create a key (printed once)")
