@@ -12,9 +12,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from orchestrator.db.accounts import User
+from orchestrator.db.accounts import HashedKey, User
 from orchestrator.db.base import Base, created_at, one_of, updated_at, uuid_pk
-from orchestrator.db.types import UTCDateTime
 from orchestrator.states import AppStatus, AuditPolicy
 
 
@@ -58,7 +57,7 @@ class App(Base):
     owner: Mapped[User] = relationship(lazy="joined")
 
 
-class AppKey(Base):
+class AppKey(HashedKey, Base):
     """An app's key: shown once, stored as SHA-256 with a visible prefix, revocable."""
 
     __tablename__ = "app_keys"
@@ -66,12 +65,6 @@ class AppKey(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     app_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("apps.id", ondelete="CASCADE"), nullable=False)
-    name: Mapped[str] = mapped_column(String(100), nullable=False)
-    prefix: Mapped[str] = mapped_column(String(24), nullable=False, unique=True)
-    key_hash: Mapped[str] = mapped_column(String(64), nullable=False)
-    created_at: Mapped[datetime] = created_at()
-    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     app: Mapped[App] = relationship(lazy="joined")
 

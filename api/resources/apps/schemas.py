@@ -8,8 +8,10 @@ from api.resources.api_keys.schemas import ApiKeyCreatedSchema, ApiKeySchema
 from api.schemas import PageQuery, page_of
 from orchestrator.states import AppStatus, AuditPolicy
 
-ALIAS = validate.Regexp(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z",
-                        error="must be 1-64 of A-Z a-z 0-9 _ . - starting with a letter or digit")
+ALIAS_RULE = "must be 1-64 of A-Z a-z 0-9 _ . - starting with a letter or digit"
+# $ also matches before a final newline, which ContainsNoneOf refuses.
+ALIAS = [validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", error=ALIAS_RULE),
+         validate.ContainsNoneOf(["\n"], error=ALIAS_RULE)]
 
 
 class AppChangeSchema(Schema):

@@ -55,7 +55,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('app_id', sa.Uuid(), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
-    sa.Column('prefix', sa.String(length=24), nullable=False),
+    sa.Column('prefix', sa.String(length=16), nullable=False),
     sa.Column('key_hash', sa.String(length=64), nullable=False),
     sa.Column('created_at', orchestrator.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_used_at', orchestrator.db.types.UTCDateTime(timezone=True), nullable=True),
