@@ -78,7 +78,7 @@ def test_a_steps_artifacts_are_stored_listed_and_downloaded(stack, client):
 
     got = client.get(f"{API}/executions/{execution_id}/artifacts/{by_name['chart.png']['id']}/content")
     assert (got.status_code, got.data, got.mimetype) == (200, PNG, "image/png")
-    assert got.headers["Content-Disposition"] == "attachment; filename*=UTF-8''chart.png"
+    assert got.headers["Content-Disposition"] == "attachment; filename=\"chart.png\"; filename*=UTF-8''chart.png"
     text = client.get(f"{API}/executions/{execution_id}/artifacts/{by_name['report.md']['id']}/content")
     assert text.data.decode() == REPORT
     reference = client.get(f"{API}/executions/{execution_id}/artifacts/{by_name['dump.parquet']['id']}/content")

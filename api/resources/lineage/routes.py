@@ -50,6 +50,7 @@ def download(execution_id, artifact_id):
         artifact = artifacts.get_artifact(session, owner(), execution_id, artifact_id)
     if artifact.ref_type == ArtifactRef.URI:
         return redirect(artifact.uri, 303)
-    return Response(artifact.content, mimetype=artifact.media_type, headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(artifact.name, safe='')}",
-        "X-Content-Type-Options": "nosniff"})
+    plain = artifact.name.encode("ascii", "replace").decode().replace("?", "_")    # for clients without filename*
+    disposition = f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(artifact.name, safe='')}"
+    return Response(artifact.content, mimetype=artifact.media_type,
+                    headers={"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"})
