@@ -30,8 +30,7 @@ def alias_of(name: str) -> str:
 
 
 def create_app(session: Session, owner: User, name: str, alias_id: str | None = None, **fields: Any) -> App:
-    app = App(id=uuid.uuid4(), owner_id=owner.id, name=name, alias_id=alias_id or alias_of(name), owner=owner,
-              **fields)
+    app = App(id=uuid.uuid4(), owner_id=owner.id, name=name, alias_id=alias_id or alias_of(name), **fields)
     session.add(app)
     flush_unique(session, f"an app with alias_id {app.alias_id!r}")
     return app

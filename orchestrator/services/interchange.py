@@ -26,7 +26,7 @@ from orchestrator.definitions.dify_refs import Untranslatable
 from orchestrator.services import agents
 from orchestrator.services.errors import Invalid
 from orchestrator.services.workflows import create_workflow, definition_of, get_workflow, version_of
-from orchestrator.states import WorkflowSource, WorkflowStatus
+from orchestrator.states import ToolStatus, WorkflowSource, WorkflowStatus
 
 FORMAT = "orchestrator-workflow"
 FORMAT_VERSION = 1
@@ -105,7 +105,7 @@ def _create_missing(session: Session, owner: User, document: dict[str, Any]) -> 
                 done.append({"kind": part[:-1], "name": item["name"], "status": "existing"})
                 continue
             row = create(session, owner, **item)
-            status = "created (pending approval)" if getattr(row, "status", None) == "pending" else "created"
+            status = "created (pending approval)" if getattr(row, "status", None) == ToolStatus.PENDING else "created"
             done.append({"kind": part[:-1], "name": item["name"], "status": status})
     for name in document.get("workflows", []):
         found = session.scalar(select(Workflow.id).where(Workflow.owner_id == owner.id, Workflow.name == name,

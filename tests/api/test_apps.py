@@ -212,3 +212,5 @@ def test_changes_are_audited_with_the_app_that_acted_and_reads_by_policy(stack, 
     assert [r.action for r in by_app] == ["execution.create", "app.read_execution"]
     assert all(str(r.app_id) == app["id"] and r.user_id == owner_id and r.api_key_id is None for r in by_app)
     assert by_app[-1].object_id == execution_id
+    shown = client.get(f"{API}/audit-logs", query_string={"action": "app.read_execution"}).json["items"]
+    assert [(e["app_id"], e["api_key_id"], e["object_id"]) for e in shown] == [(app["id"], None, execution_id)]
