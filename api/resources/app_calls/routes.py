@@ -4,7 +4,7 @@ refused here (403), and an app's key everywhere else."""
 from __future__ import annotations
 
 from api.auth import app_only
-from api.blueprint import Blueprint, conflict
+from api.blueprint import Blueprint, conflict, rate_limited
 from api.context import app, engine, transaction
 from api.resources.app_calls.schemas import (
     AppExecutionQuery, AppIdempotencyHeaders, AppSubmitSchema, AppWorkflowPageSchema,
@@ -36,6 +36,8 @@ def list_workflows(query):
 @blp.arguments(AppIdempotencyHeaders, location="headers")
 @blp.response(202, ExecutionRefSchema)
 @conflict("the workflow is not published, or the Idempotency-Key was used with another body")
+@rate_limited("Over the owner's max_executions_per_minute (an app's runs count as its owner's); Retry-After says "
+              "when to retry")
 @blp.doc(responses=FORBIDDEN)
 def submit(body, headers, workflow_id):
     """Start an execution of a licensed workflow's published version"""
