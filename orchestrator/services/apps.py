@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +20,7 @@ from orchestrator.services.errors import Conflict, NotFound, apply_changes, flus
 from orchestrator.services.groups import get_group
 from orchestrator.services.pagination import DEFAULT_LIMIT, Page, list_owned, paginate
 
+T = TypeVar("T", AppKey, AppLicense)
 APP_KEY_PREFIX = "orkapp_"
 APP_PREFIX_LENGTH = 16
 
@@ -74,18 +75,28 @@ def issue_key(session: Session, owner: User, app_id: uuid.UUID, name: str) -> tu
     return key, plaintext
 
 
+def _page(session: Session, owner: User, app_id: uuid.UUID, model: type[T], cursor: str | None, limit: int) -> Page[T]:
+    """The app's rows of ``model`` (keys, licenses), newest first."""
+    app = get_app(session, owner, app_id)
+    return paginate(session, select(model).where(model.app_id == app.id), model, cursor, limit)
+
+
+def _one(session: Session, owner: User, app_id: uuid.UUID, model: type[T], row_id: uuid.UUID, what: str) -> T:
+    """The app's ``model`` row ``row_id``; NotFound for another app's or owner's."""
+    app = get_app(session, owner, app_id)
+    row = session.get(model, row_id)
+    if row is None or row.app_id != app.id:
+        raise NotFound(f"{what} {row_id} not found")
+    return row
+
+
 def list_keys(session: Session, owner: User, app_id: uuid.UUID, *, cursor: str | None = None,
               limit: int = DEFAULT_LIMIT) -> Page[AppKey]:
-    app = get_app(session, owner, app_id)
-    return paginate(session, select(AppKey).where(AppKey.app_id == app.id), AppKey, cursor, limit)
+    return _page(session, owner, app_id, AppKey, cursor, limit)
 
 
 def revoke_key(session: Session, owner: User, app_id: uuid.UUID, key_id: uuid.UUID) -> AppKey:
-    app = get_app(session, owner, app_id)
-    key = session.get(AppKey, key_id)
-    if key is None or key.app_id != app.id:
-        raise NotFound(f"app key {key_id} not found")
-    return api_keys.revoke(key)
+    return api_keys.revoke(_one(session, owner, app_id, AppKey, key_id, "app key"))
 
 
 def authenticate_app_key(session: Session, plaintext: str) -> AppKey | None:
@@ -110,14 +121,10 @@ def grant(session: Session, owner: User, app_id: uuid.UUID, group_id: uuid.UUID)
 
 def list_licenses(session: Session, owner: User, app_id: uuid.UUID, *, cursor: str | None = None,
                   limit: int = DEFAULT_LIMIT) -> Page[AppLicense]:
-    app = get_app(session, owner, app_id)
-    return paginate(session, select(AppLicense).where(AppLicense.app_id == app.id), AppLicense, cursor, limit)
+    return _page(session, owner, app_id, AppLicense, cursor, limit)
 
 
 def revoke_license(session: Session, owner: User, app_id: uuid.UUID, license_id: uuid.UUID) -> AppLicense:
-    app = get_app(session, owner, app_id)
-    license = session.get(AppLicense, license_id)
-    if license is None or license.app_id != app.id:
-        raise NotFound(f"app license {license_id} not found")
+    license = _one(session, owner, app_id, AppLicense, license_id, "app license")
     session.delete(license)
     return license
