@@ -11,8 +11,9 @@ from api.errors import Api, register_error_handlers
 from api.metrics import Metrics
 from api.operations import blp as operations
 from api.resources import (
-    agents, api_keys, approvals, calls, credentials, endpoints, executions, governance, models, providers, schedules,
-    secrets, squads, structured_outputs, teams, templates, tools, usage, workflows,
+    agents, api_keys, app_calls, approvals, apps, calls, credentials, endpoints, executions, governance, groups,
+    interchange, lineage, models, providers, schedules, secrets, snapshots, squads, structured_outputs, teams,
+    templates, tools, usage, workflows,
 )
 from orchestrator.composition import build_engine
 from orchestrator.config import Settings
@@ -61,7 +62,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     api.spec.components.security_scheme(SCHEME, {"type": "http", "scheme": "bearer"})
     register_error_handlers(app)
     for resource in (workflows, executions, schedules, approvals, api_keys, secrets, providers, endpoints, credentials,
-                     models, calls, structured_outputs, usage, governance, agents, tools, teams, squads, templates):
+                     models, calls, structured_outputs, usage, governance, agents, tools, teams, squads, templates,
+                     interchange, snapshots, groups, apps, app_calls, lineage):
         api.register_blueprint(resource.blp, url_prefix=API_PREFIX)
     api.register_blueprint(operations)
     app.register_blueprint(swagger_ui_assets())

@@ -87,3 +87,10 @@ def conflict(description: str):
     """Document a 409 on an operation whose resource can be in a state that refuses it."""
     return Blueprint.doc(responses={"409": {"description": f"Conflict: {description}",
                                             "content": {"application/json": {"schema": "Error"}}}})
+
+
+def rate_limited(description: str):
+    """Document a 429 with Retry-After on an operation that counts against a rate limit."""
+    return Blueprint.doc(responses={"429": {"description": description,
+                                            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                                            "content": {"application/json": {"schema": "Error"}}}})

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from api.metrics import Metrics
 from orchestrator.config import Settings
 from orchestrator.crypto import KeyRing
-from orchestrator.db import User
+from orchestrator.db import App, User
 from orchestrator.engine import Engine
 from orchestrator.services import audit
 
@@ -51,6 +51,11 @@ def transaction() -> ContextManager[Session]:
 def owner() -> User:
     """The owner of the request's API key."""
     return g.owner
+
+
+def app() -> App:
+    """The app whose key the request sent (views marked ``app_only``)."""
+    return g.app
 
 
 def audited(session: Session, action: str, row: T, payload: dict[str, Any] | None = None) -> T:

@@ -19,6 +19,7 @@ from orchestrator.nodes.base import NodeContext, NodeError
 from orchestrator.nodes.registry import node_types
 from orchestrator.schedules.bookkeeping import on_execution_ended
 from orchestrator.services import audit, limits
+from orchestrator.services.artifacts import store_artifacts
 from orchestrator.services.children import cancel_children, finish_child, start_children
 
 
@@ -65,7 +66,7 @@ def build_engine(settings: Settings, dispatcher: Dispatcher, sessions: sessionma
     engine = Engine(settings, keyring or load_keyring(settings), dispatcher, sessions)
     engine.hooks.execution_ended += [on_execution_ended, finish_child, cancel_children, count_execution_end]
     engine.hooks.suspended.append(start_children)
-    engine.hooks.turn_recorded.append(account_turn)
+    engine.hooks.turn_recorded += [account_turn, store_artifacts]
     engine.hooks.committing.append(audit_change)
     engine.services = NodeServices(engine.sessions, engine.keyring, settings)
     # Load the node-type plugins now (the model SDKs take seconds to import), not after a step

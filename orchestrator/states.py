@@ -148,6 +148,40 @@ class ModelStatus(_Status):
 
 class ModelType(_Status):
     CHAT = "chat"
+
+
+class AppStatus(_Status):
+    """An app's keys work only while it is active (seed 004 ai_app.status)."""
+
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+class AuditPolicy(_Status):
+    """What the audit log keeps of an app's calls (seed 004 ai_app.audit_policy): its changes
+    (submissions), like every caller's, or its reads too."""
+
+    CHANGES = "changes"
+    ALL = "all"
+
+
+class LineageKind(_Status):
+    """What started an execution (seed 003 task_lineage): the row names its id."""
+
+    API_KEY = "api_key"
+    APP = "app"
+    SCHEDULE = "schedule"
+    PARENT = "parent"
+    REPLAY = "replay"
+
+
+class ArtifactRef(_Status):
+    """How an artifact is kept (seed 003 task_artifact_ref): its content, or a reference."""
+
+    CONTENT = "content"
+    URI = "uri"
+
+
 class UsageKind(_Status):
     """What usage_counters counts, each over its own period."""
 

@@ -17,6 +17,7 @@ from rich.console import Console
 from orchestrator.cli.standalone import DEFAULT_PORT, Stack, announce
 from orchestrator.config import get_settings
 from orchestrator.crypto import generate_key, load_keyring
+from orchestrator.cli.backups import add_db_commands as add_backup_commands
 from orchestrator.db.migrate import upgrade_database
 from orchestrator.db.session import transaction
 from orchestrator.services import api_keys, audit, templates
@@ -93,6 +94,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     upgrade = db.add_parser("upgrade", help="apply migrations (alembic upgrade)")
     upgrade.add_argument("revision", nargs="?", default="head")
     upgrade.set_defaults(func=_db)
+    add_backup_commands(db)
 
     enc = commands.add_parser("keys", help="encryption keys").add_subparsers(dest="enc_command", required=True)
     enc.add_parser("generate", help="print a new AES-256 key").set_defaults(func=_keys_generate)

@@ -28,6 +28,7 @@ class AuditLog(Base):
     id: Mapped[uuid.UUID] = uuid_pk()
     user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id", ondelete="SET NULL"))
     api_key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("api_keys.id", ondelete="SET NULL"))
+    app_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("apps.id", ondelete="SET NULL"))
     action: Mapped[str] = mapped_column(String(100), nullable=False)
     object_type: Mapped[str] = mapped_column(String(50), nullable=False)
     object_id: Mapped[str | None] = mapped_column(String(64))

@@ -9,7 +9,7 @@ from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, LargeBinary, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from orchestrator.db.base import Base, created_at, one_of, updated_at, uuid_pk
-from orchestrator.db.types import JSONType
+from orchestrator.db.types import JSONType, UTCDateTime
 from orchestrator.states import EdgeOutcome, WorkflowSource, WorkflowStatus
 
 
@@ -21,6 +21,7 @@ class Workflow(Base):
         Index("ix_workflows_owner_id_created_at", "owner_id", "created_at"),
         Index("ix_workflows_status", "status"),
         Index("ix_workflows_squad_id", "squad_id"),
+        Index("ix_workflows_group_id", "group_id"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -33,6 +34,11 @@ class Workflow(Base):
     source_id: Mapped[str | None] = mapped_column(String(255))
     latest_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     published_version: Mapped[int | None] = mapped_column(Integer)
+    # Seed 004's flow.version and release_data: when and by whom the published version was released.
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id", ondelete="SET NULL"))
+    # Seed 004's flow.group_id: at most one group, whose licensed apps may run it once published.
+    group_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("workflow_groups.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 
@@ -60,6 +66,28 @@ class WorkflowVersion(Base):
     workflow: Mapped[Workflow] = relationship(back_populates="versions")
     nodes: Mapped[list["Node"]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
     edges: Mapped[list["Edge"]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+
+
+class WorkflowSnapshot(Base):
+    """A labelled snapshot of a version (seed 001 workflow_snapshots), with who made it and the
+    structural diff from the previous snapshot (or version), sealed like definitions."""
+
+    __tablename__ = "workflow_snapshots"
+    __table_args__ = (Index("ix_workflow_snapshots_workflow_id_created_at", "workflow_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    workflow_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("workflows.id", ondelete="CASCADE"), nullable=False)
+    workflow_version_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("workflow_versions.id", ondelete="CASCADE"), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    label: Mapped[str] = mapped_column(String(255), nullable=False)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id", ondelete="SET NULL"))
+    # What the diff compares against: the previous snapshot's version, else the version before.
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    diff_encrypted: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    diff_iv: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    key_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    created_at: Mapped[datetime] = created_at()
 
 
 class Node(Base):

@@ -3,6 +3,7 @@ from orchestrator.definitions.model import EdgeSpec, NodeSpec, RetryPolicy, Work
 from orchestrator.definitions.validation import (
     DefinitionError,
     InputValidationError,
+    load_document,
     parse_definition,
     validate_input,
 )
@@ -14,6 +15,7 @@ __all__ = [
     "NodeSpec",
     "RetryPolicy",
     "WorkflowDefinition",
+    "load_document",
     "parse_definition",
     "validate_input",
 ]

@@ -83,7 +83,9 @@ class _YamlLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-def _load_source(source: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
+def load_document(source: str | bytes | Mapping[str, Any], what: str = "definition") -> dict[str, Any]:
+    """A mapping from JSON or YAML text (YAML without aliases, see ``_YamlLoader``), or a copy
+    of a mapping; DefinitionError naming ``what`` otherwise."""
     try:
         if isinstance(source, Mapping):
             data: Any = copy.deepcopy(dict(source))
@@ -94,16 +96,16 @@ def _load_source(source: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
             except ValueError:
                 data = yaml.load(text, Loader=_YamlLoader)  # noqa: S506 - a SafeLoader subclass
     except UnicodeDecodeError:
-        raise DefinitionError(["the definition is not UTF-8 text"]) from None
+        raise DefinitionError([f"the {what} is not UTF-8 text"]) from None
     except RecursionError:
-        raise DefinitionError(["the definition is nested too deeply"]) from None
+        raise DefinitionError([f"the {what} is nested too deeply"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or type(exc).__name__
         raise DefinitionError([f"not valid JSON or YAML: {problem}{where}"]) from None
     if not isinstance(data, dict):
-        raise DefinitionError([f"a workflow definition must be a mapping at the top level, not {type(data).__name__}"])
+        raise DefinitionError([f"a workflow {what} must be a mapping at the top level, not {type(data).__name__}"])
     return data
 
 
@@ -268,7 +270,7 @@ def _input_schema_errors(input_schema: dict[str, Any] | None) -> list[str]:
 
 def parse_definition(source: str | bytes | Mapping[str, Any]) -> WorkflowDefinition:
     """A valid definition from JSON or YAML text or a mapping; DefinitionError lists every problem."""
-    data = _load_source(source)
+    data = load_document(source)
     errors = _size_errors(data)
     if errors:
         raise DefinitionError(errors)

@@ -22,10 +22,11 @@ _VIEW = select(HumanApproval.id, HumanApproval.execution_id, ExecutionStep.node_
     .join(ExecutionStep, ExecutionStep.id == HumanApproval.step_id)
 
 
-def list_approvals(session: Session, owner: User, *, status: ApprovalStatus | None = None,
+def list_approvals(session: Session, owner: User, *, status: ApprovalStatus | str | None = None,
                    cursor: str | None = None, limit: int = DEFAULT_LIMIT) -> Page[Row]:
+    """The owner's approvals, newest first, in ``status`` (None or ``all``: every status)."""
     query = _VIEW.join(Execution, Execution.id == HumanApproval.execution_id).where(Execution.owner_id == owner.id)
-    if status is not None:
+    if status not in (None, "all"):
         query = query.where(HumanApproval.status == status)
     return paginate(session, query, HumanApproval, cursor, limit)
 

@@ -28,6 +28,7 @@ class Actor:
     user_id: uuid.UUID | None
     api_key_id: uuid.UUID | None = None
     client_address: str | None = None
+    app_id: uuid.UUID | None = None        # an app acting with its own key (for its owner, ``user_id``)
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,16 @@ def end_acting(token: Token) -> None:
     _actor.reset(token)
 
 
+def current_actor() -> Actor | None:
+    """Who acts in this context: set by an API request, None elsewhere (the CLI, a worker, beat)."""
+    return _actor.get()
+
+
 def record(session: Session, action: str, object_type: str, object_id: Any = None,
            payload: dict[str, Any] | None = None) -> None:
     """Add the audit row of a change to ``session``'s transaction, as the current actor."""
     actor = _actor.get() or CLI
-    session.add(AuditLog(user_id=actor.user_id, api_key_id=actor.api_key_id, action=action,
+    session.add(AuditLog(user_id=actor.user_id, api_key_id=actor.api_key_id, app_id=actor.app_id, action=action,
                          object_type=object_type, object_id=None if object_id is None else str(object_id),
                          payload=payload, client_address=actor.client_address))
 

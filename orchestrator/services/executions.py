@@ -17,7 +17,7 @@ from orchestrator.definitions import InputValidationError, validate_input
 from orchestrator.engine import Engine, Outbox
 from orchestrator.engine.store import canonical_json
 from orchestrator.services.errors import Conflict, Invalid, owned
-from orchestrator.services import audit, limits
+from orchestrator.services import audit, lineage, limits
 from orchestrator.services.licenses import runnable_workflow
 from orchestrator.services.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor, list_owned
 from orchestrator.services.workflows import version_of
@@ -93,6 +93,7 @@ def create(engine: Engine, session: Session, outbox: Outbox, owner: User, workfl
         execution.depth, execution.meta = parent.depth + 1, {"map_index": parent.index}
     session.add(execution)
     session.flush()
+    lineage.record_origin(session, execution)
     engine.start(session, execution, outbox)
     metrics.execution_submitted(trigger.value)
     return execution

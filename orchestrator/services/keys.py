@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orchestrator.crypto import KeyRing, open_field, seal_field
-from orchestrator.db import Credential, Secret, WorkflowNodeHistory, WorkflowVersion
+from orchestrator.db import Credential, Secret, WorkflowNodeHistory, WorkflowSnapshot, WorkflowVersion
 
 # Every model with encrypted fields, and those fields (see orchestrator.crypto).
 ENCRYPTED_FIELDS = {
@@ -15,6 +15,7 @@ ENCRYPTED_FIELDS = {
     Credential: ("api_key", "secret_key"),
     Secret: ("value",),
     WorkflowNodeHistory: ("pair",),
+    WorkflowSnapshot: ("diff",),
 }
 
 

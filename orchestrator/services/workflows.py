@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 
 from orchestrator.crypto import KeyRing, open_field
 from orchestrator.db import Squad, User, Workflow, WorkflowVersion
+from orchestrator.db.types import utcnow
 from orchestrator.definitions import DefinitionError, WorkflowDefinition, parse_definition
 from orchestrator.engine.store import build_version
 from orchestrator.services.errors import Conflict, Invalid, NotFound, owned
 from orchestrator.services.pagination import DEFAULT_LIMIT, Page, list_owned, paginate
-from orchestrator.states import WorkflowStatus
+from orchestrator.states import WorkflowSource, WorkflowStatus
 from orchestrator.templating import referenced_keys
 
 
@@ -71,8 +72,10 @@ def _parse(source: Any) -> WorkflowDefinition:
 
 def create_workflow(session: Session, keyring: KeyRing, owner: User, source: Any, *,
                     name: str | None = None, description: str | None = None,
-                    squad_id: uuid.UUID | None = None) -> Workflow:
-    """A draft workflow with version 1 (of one of the owner's squads, when ``squad_id``)."""
+                    squad_id: uuid.UUID | None = None, origin: WorkflowSource = WorkflowSource.NATIVE,
+                    source_id: str | None = None) -> Workflow:
+    """A draft workflow with version 1 (of one of the owner's squads, when ``squad_id``);
+    ``origin`` and ``source_id`` say where it was made (seed 001: native, coze, imported)."""
     definition = _parse(source)
     if squad_id is not None:
         squad = session.get(Squad, squad_id)
@@ -80,7 +83,8 @@ def create_workflow(session: Session, keyring: KeyRing, owner: User, source: Any
             raise NotFound(f"squad {squad_id} not found")
     workflow = Workflow(id=uuid.uuid4(), owner_id=owner.id, name=name or definition.name,
                         description=description if description is not None else definition.description,
-                        latest_version=1, squad_id=squad_id)
+                        latest_version=1, squad_id=squad_id, source=WorkflowSource(origin).value,
+                        source_id=source_id)
     session.add(workflow)
     session.add(build_version(keyring, workflow.id, 1, definition))
     session.flush()
@@ -179,6 +183,7 @@ def publish(session: Session, owner: User, workflow_id: uuid.UUID, number: int |
         raise Conflict("workflow is archived")
     workflow.published_version = version.version
     workflow.status = WorkflowStatus.PUBLISHED.value
+    workflow.published_at, workflow.published_by = utcnow(), owner.id
     return workflow
 
 

@@ -36,6 +36,17 @@ def test_pending_approvals_are_listed_for_their_owner(stack, client, other):
     assert client.get("/api/v1/approvals?status=maybe").status_code == 422
 
 
+def test_status_all_lists_every_status_as_the_cli_asks(stack, client):
+    _, decided = waiting(stack, client)
+    client.post(f"/api/v1/approvals/{decided['id']}/approve")
+    _, pending = waiting(stack, client)
+    listed = client.get("/api/v1/approvals?status=all")
+    assert listed.status_code == 200
+    assert [(a["id"], a["status"]) for a in listed.json["items"]] == [(pending["id"], "pending"),
+                                                                      (decided["id"], "approved")]
+    assert listed.json == client.get("/api/v1/approvals").json
+
+
 def test_approve_completes_the_step_with_the_decision_data(stack, client):
     execution_id, approval = waiting(stack, client)
     response = client.post(f"/api/v1/approvals/{approval['id']}/approve", json={"decision_data": {"by": "qa"}})

@@ -10,7 +10,7 @@ import yaml
 from tests.support.api import fan_out, workflow_fixture
 
 WORKFLOW_FIELDS = {"id", "name", "description", "status", "latest_version", "squad_id", "published_version",
-                   "created_at", "updated_at"}
+                   "published_at", "published_by", "source", "source_id", "group_id", "created_at", "updated_at"}
 
 
 def create(client, definition=None, **extra):

@@ -8,7 +8,8 @@ from orchestrator.states import ApprovalStatus
 
 
 class ApprovalQuery(PageQuery):
-    status = fields.String(validate=validate.OneOf(ApprovalStatus.values()))
+    status = fields.String(validate=validate.OneOf((*ApprovalStatus.values(), "all")),
+                           metadata={"description": "Only approvals in this status; all (or none given): every one"})
 
 
 class DecisionSchema(Schema):

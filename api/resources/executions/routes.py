@@ -1,7 +1,7 @@
 """Executions: submit, list, read (with steps and events), and cancel, pause, resume, retry."""
 from __future__ import annotations
 
-from api.blueprint import Blueprint, conflict
+from api.blueprint import Blueprint, conflict, rate_limited
 from api.context import engine, owner, transaction
 from api.errors import ErrorSchema
 from api.resources.executions.schemas import (
@@ -21,9 +21,7 @@ blp = Blueprint("executions", __name__, description="Runs of a workflow version,
 @blp.arguments(IdempotencyHeaders, location="headers")
 @blp.response(202, ExecutionRefSchema)
 @conflict("the workflow is archived, or the Idempotency-Key was used with another body")
-@blp.doc(responses={"429": {"description": "Over the owner's max_executions_per_minute; Retry-After says when to retry",
-                            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
-                            "content": {"application/json": {"schema": "Error"}}}})
+@rate_limited("Over the owner's max_executions_per_minute; Retry-After says when to retry")
 def submit(body, headers, workflow_id):
     """Start an execution of the published version, or of a given one"""
     execution, _ = executions.submit(engine(), owner(), workflow_id, **body, **headers)

@@ -15,6 +15,8 @@ class AuditLogSchema(Schema):
     id = fields.UUID(required=True)
     user_id = fields.UUID(required=True, allow_none=True, metadata={"description": "null: the CLI or a token holder"})
     api_key_id = fields.UUID(required=True, allow_none=True)
+    app_id = fields.UUID(required=True, allow_none=True,
+                         metadata={"description": "The app that acted with its own key (for its owner, user_id)"})
     action = fields.String(required=True, metadata={"example": "workflow.create"})
     object_type = fields.String(required=True)
     object_id = fields.String(required=True, allow_none=True)

@@ -6,7 +6,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 from api.schemas import INT_MAX, PageQuery, page_of
-from orchestrator.states import WorkflowStatus
+from orchestrator.states import WorkflowSource, WorkflowStatus
 
 
 class DefinitionField(fields.Field):
@@ -32,6 +32,10 @@ class WorkflowBodySchema(Schema):
 class WorkflowCreateSchema(WorkflowBodySchema):
     squad_id = fields.UUID(allow_none=True, metadata={
         "description": "One of your squads: its price_per_execution is added to each execution's cost"})
+    origin = fields.String(data_key="source", validate=validate.OneOf(WorkflowSource.values()), metadata={
+        "description": "Where the workflow was made (default native); POST /workflows/import sets imported"})
+    source_id = fields.String(validate=validate.Length(1, 255),
+                              metadata={"description": "Its id where it was made"})
 
 
 class ValidateSchema(Schema):
@@ -68,6 +72,13 @@ class WorkflowSchema(Schema):
     squad_id = fields.UUID(required=True, allow_none=True)
     published_version = fields.Integer(required=True, allow_none=True,
                                        metadata={"description": "What executions run by default"})
+    published_at = fields.DateTime(required=True, allow_none=True,
+                                   metadata={"description": "When the published version was released"})
+    published_by = fields.UUID(required=True, allow_none=True, metadata={"description": "The user who released it"})
+    source = fields.String(required=True, validate=validate.OneOf(WorkflowSource.values()))
+    source_id = fields.String(required=True, allow_none=True)
+    group_id = fields.UUID(required=True, allow_none=True,
+                           metadata={"description": "Its workflow group, whose licensed apps may run it"})
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
 

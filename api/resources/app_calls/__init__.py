@@ -1,0 +1,3 @@
+from api.resources.app_calls.routes import blp
+
+__all__ = ["blp"]

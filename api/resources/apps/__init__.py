@@ -1,0 +1,3 @@
+from api.resources.apps.routes import blp
+
+__all__ = ["blp"]

@@ -1,0 +1,3 @@
+from api.resources.groups.routes import blp
+
+__all__ = ["blp"]

@@ -1,0 +1,3 @@
+from api.resources.interchange.routes import blp
+
+__all__ = ["blp"]

@@ -1,0 +1,3 @@
+from api.resources.lineage.routes import blp
+
+__all__ = ["blp"]

@@ -1,0 +1,3 @@
+from api.resources.snapshots.routes import blp
+
+__all__ = ["blp"]
