@@ -9,7 +9,7 @@ from contextlib import closing
 from alembic import command
 from sqlalchemy import select, text
 
-from orchestrator.cli import main
+from orchestrator.cli.main import main
 from orchestrator.db import Workflow
 from orchestrator.db.migrate import alembic_config
 from orchestrator.db.session import get_engine, transaction
