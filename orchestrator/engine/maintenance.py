@@ -22,7 +22,7 @@ from orchestrator import metrics
 from orchestrator.db import Execution, ExecutionEvent, ExecutionStep, HumanApproval
 from orchestrator.db.types import utcnow
 from orchestrator.engine.control import resolve_approval
-from orchestrator.engine.core import Engine
+from orchestrator.engine.core import MAX_LOST_WORKERS, Engine
 from orchestrator.engine.transaction import Transaction
 from orchestrator.states import (
     EXECUTION_ACTIVE, EXECUTION_TERMINAL, ApprovalStatus, ExecutionStatus as E, StepStatus as S,
@@ -32,19 +32,22 @@ log = logging.getLogger(__name__)
 BATCH = 200
 PRUNE_BATCH = 5000
 PRUNE_EVERY = timedelta(hours=1)
-# A step whose worker was lost this many times in a row (killed by the hard time limit, or
-# crashing on it every time) fails instead of being recovered again.
-MAX_LOST_WORKERS = 5
 # A message sent with a countdown (a short backoff or turn) that a worker found early and
 # dropped leaves its step queued past due: sent again this long after it fell due.
 EARLY_DROP_GRACE = timedelta(seconds=5)
 
 
 def sweep(engine: Engine) -> int:
-    """One pass; returns how many rows it acted on."""
+    """One pass; returns how many rows it acted on.
+
+    Expired leases are recovered only once the database server has been up for a lease
+    period: while it was away no worker could renew a lease, and a step whose worker is alive
+    is renewed within a third of a lease period of the server's return."""
     now = utcnow()
     stale = now - timedelta(seconds=engine.settings.requeue_after_seconds)
     with engine.sessions() as session:
+        uptime = engine.sql.uptime(session.connection())
+        leases_due = uptime is None or uptime >= engine.settings.lease_seconds
         to_send = session.execute(
             select(ExecutionStep.id, ExecutionStep.execution_id)
             .join(Execution, Execution.id == ExecutionStep.execution_id)
@@ -57,7 +60,8 @@ def sweep(engine: Engine) -> int:
             .limit(BATCH)).all()
         expired_leases = session.execute(
             select(ExecutionStep.id, ExecutionStep.execution_id)
-            .where(ExecutionStep.status == S.RUNNING, ExecutionStep.lease_expires_at < now).limit(BATCH)).all()
+            .where(ExecutionStep.status == S.RUNNING, ExecutionStep.lease_expires_at < now).limit(BATCH)).all() \
+            if leases_due else []
         delays_due = session.execute(
             select(ExecutionStep.id, ExecutionStep.execution_id)
             .where(ExecutionStep.status == S.WAITING, ExecutionStep.not_before <= now).limit(BATCH)).all()
