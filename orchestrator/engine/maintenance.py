@@ -6,7 +6,8 @@ failure), wakes finished delays, expires approvals, times out executions and can
 open children of parents that ended. Every item is
 its own ``Transaction`` and re-checks the row under the execution lock, so several sweepers
 (one per worker) may run at once. About once an hour it also deletes the events of
-executions that finished before the retention period (seed 001: 30 days).
+executions that finished before the retention period (seed 001: 30 days) and runs the
+``maintenance`` hooks (the LLM ledger's roll-up).
 """
 from __future__ import annotations
 
@@ -92,7 +93,8 @@ def sweep(engine: Engine) -> int:
     pruned = 0
     if engine.next_prune_at is None or now >= engine.next_prune_at:
         pruned = prune_events(engine, now)
-        engine.next_prune_at = now if pruned == PRUNE_BATCH else now + PRUNE_EVERY   # a full batch: more to do
+        more = [hook(engine) for hook in engine.hooks.maintenance]
+        engine.next_prune_at = now if pruned == PRUNE_BATCH or any(more) else now + PRUNE_EVERY   # more to do
     return (len(to_send) + len(expired_leases) + len(delays_due) + len(approvals_due) + len(overdue) + len(orphans)
             + pruned)
 

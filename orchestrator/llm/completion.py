@@ -1,7 +1,9 @@
 """One ``llm`` node's work, turn by turn.
 
 A turn resolves the model (then each of ``fallbacks`` while the previous one is unusable),
-reserves a credential and calls. Within a turn: 5xx, timeouts and connection errors are
+reserves the request's worst-case cost against the owner's budget (``ledger.reserve``: every
+model request of an llm node, agent, team member or supervisor passes there) and a credential,
+and calls. Within a turn: 5xx, timeouts and connection errors are
 retried ``retry_count`` times with jittered backoff; a 429 cools the credential down and the
 next credential is tried; 401/403 cools it down too and the next is tried. A turn ends with:
 
@@ -30,9 +32,10 @@ import jsonschema
 
 from orchestrator.crypto import KeyRing
 from orchestrator.db.types import utcnow
-from orchestrator.llm import clients
+from orchestrator.llm import clients, ledger
 from orchestrator.llm.clients import CallFailed, ModelUnusable, RateLimited, Refused, Rejected, Reply, Request, \
     Transient
+from orchestrator.llm.ledger import cost_of
 from orchestrator.llm.memory import recall
 from orchestrator.llm.redaction import Redactor
 from orchestrator.llm.resolution import Target, Unusable, cool_down, next_cooldown_end, reserve_credential, resolve
@@ -45,13 +48,6 @@ MAX_BACKOFF_SECONDS = 30.0
 REPAIR_PROMPT = ("Your answer is not valid against the JSON Schema: {errors}. "
                  "Answer again with one JSON value only, valid against the schema.")
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
-
-
-def cost_of(prompt_tokens: int, completion_tokens: int, target: Target) -> Decimal | None:
-    """Prices are per 1,000 tokens; None (never 0) when one is unknown."""
-    if target.input_price is None or target.output_price is None:
-        return None
-    return Decimal(prompt_tokens) / 1000 * target.input_price + Decimal(completion_tokens) / 1000 * target.output_price
 
 
 class _GiveWay(Exception):
@@ -119,7 +115,6 @@ class Completion:
     # -- the turn ------------------------------------------------------------------------------
 
     def run(self) -> Any:
-        self.ctx.services.check_budget(uuid.UUID(str(self.ctx.owner_id)))
         state = self.ctx.checkpoint or self._first_state()
         asked = self.ask(state)
         return asked if isinstance(asked, Continue) else self._answer(*asked, state)
@@ -204,9 +199,11 @@ class Completion:
         rate_limited = False
         failures = 0
         while True:
-            now = utcnow()
+            now, call_id = utcnow(), uuid.uuid4()
             try:
                 with self.sessions.begin() as session:
+                    # Every model request passes here: its worst case is reserved against the budget.
+                    ledger.reserve(session, self.ctx, target, request, call_id)
                     lease = reserve_credential(session, self.keyring, target, now, frozenset(refused))
             except Unusable as exc:
                 if rate_limited:
@@ -216,7 +213,7 @@ class Completion:
                 raise _GiveWay(str(exc)) from None
             self.secrets.add(lease.api_key)
             try:
-                return self._call(target, lease.api_key, lease.alias, request, state)
+                return self._call(target, lease.api_key, lease.alias, request, state, call_id)
             except Transient as exc:
                 failures += 1
                 if failures > target.retry_count:
@@ -234,7 +231,7 @@ class Completion:
                 raise NodeError(self.redact.text(str(exc))) from None
 
     def _call(self, target: Target, api_key: str, alias: str | None, request: Request,
-              state: dict[str, Any]) -> Reply:
+              state: dict[str, Any], call_id: uuid.UUID) -> Reply:
         deltas = _Deltas(self.ctx, target.ref, self.redact)
         started = time.monotonic()
         meta = {"provider": target.provider, "model_id": target.model_id, "credential": alias,
@@ -245,7 +242,7 @@ class Completion:
             reply = clients.call(target, api_key, request, self.ctx.idempotency_key, deltas)
         except CallFailed as exc:
             deltas.flush()
-            self._record(target, "error", shown_request, None, None, None, started, str(exc),
+            self._record(call_id, target, "error", shown_request, None, None, None, started, str(exc),
                          {**meta, "http_status": exc.status})
             raise
         deltas.flush()
@@ -259,18 +256,19 @@ class Completion:
             usage["cost_known"] = False
         else:
             usage["cost"] = str(Decimal(usage["cost"]) + cost)
-        self._record(target, "ok", shown_request,
+        self._record(call_id, target, "ok", shown_request,
                      {"text": reply.text, "finish_reason": reply.finish_reason, "tool_calls": reply.tool_calls},
                      {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
                       "total_tokens": reply.prompt_tokens + reply.completion_tokens} if reported else None,
                      cost, started, None, meta)
         return reply
 
-    def _record(self, target: Target, status: str, request: Any, response: Any, usage: dict[str, int] | None,
-                cost: Decimal | None, started: float, error: str | None, meta: dict[str, Any]) -> None:
+    def _record(self, call_id: uuid.UUID, target: Target, status: str, request: Any, response: Any,
+                usage: dict[str, int] | None, cost: Decimal | None, started: float, error: str | None,
+                meta: dict[str, Any]) -> None:
         redact = self.redact
         self.ctx.record_call(CallRecord(
-            kind="llm", target=target.ref, status=status, request=redact(request), response=redact(response),
+            id=call_id, kind="llm", target=target.ref, status=status, request=redact(request), response=redact(response),
             usage=usage, cost=float(cost) if cost is not None else None,
             latency_ms=int((time.monotonic() - started) * 1000), error=redact.text(error) if error else None,
             meta=redact(meta)))
