@@ -12,7 +12,9 @@ from flask import current_app, g, request
 from flask_smorest import abort
 
 from api.context import transaction
+from api.retry import SECONDS
 from orchestrator.db import ApiKey
+from orchestrator.db.transient import run_again
 from orchestrator.services import api_keys, audit
 
 API_PREFIX = "/api/v1"
@@ -28,11 +30,15 @@ def public(view: F) -> F:
 
 
 def key_of(key: str | None) -> ApiKey | None:
-    """A valid API key's row (with its user), else None."""
+    """A valid API key's row (with its user), else None; run again after a transient database
+    error (it only refreshes ``last_used_at``)."""
     if not key or not key.isascii() or not key.isprintable():
         return None
-    with transaction() as session:
-        return api_keys.authenticate_key(session, key)
+
+    def once() -> ApiKey | None:
+        with transaction() as session:
+            return api_keys.authenticate_key(session, key)
+    return run_again(once, "authenticating a request", SECONDS)
 
 
 def authenticate() -> None:
