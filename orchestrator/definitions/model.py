@@ -7,6 +7,9 @@ from typing import Any
 from orchestrator.definitions.graph import topological_sort
 from orchestrator.states import EdgeOutcome, OnError
 
+# The least max_steps a definition that leaves it out gets (validation.default_max_steps).
+DEFAULT_MAX_STEPS = 500
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -79,7 +82,7 @@ class WorkflowDefinition:
     edges: tuple[EdgeSpec, ...] = ()
     description: str | None = None
     timeout_seconds: int | None = None  # whole execution; None: no limit
-    max_steps: int = 500
+    max_steps: int = DEFAULT_MAX_STEPS
     input_schema: dict[str, Any] | None = None
     output: Any = None  # JSON with templates; None: the outputs of the sink nodes by id
 

@@ -40,7 +40,8 @@ class DefinitionSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=255))
     description = fields.String(allow_none=True, load_default=None)
     timeout_seconds = fields.Integer(strict=True, allow_none=True, load_default=None, validate=_seconds(1))
-    max_steps = fields.Integer(strict=True, load_default=500, validate=validate.Range(min=1, max=MAX_STEPS))
+    # Left out: what the definition needs (validation.default_max_steps).
+    max_steps = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=1, max=MAX_STEPS))
     input_schema = fields.Dict(keys=fields.String(), allow_none=True, load_default=None)
     nodes = fields.List(fields.Raw(), required=True, validate=[
         validate.Length(min=1, error="must list at least one node"),

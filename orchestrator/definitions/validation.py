@@ -18,8 +18,8 @@ from yaml.composer import ComposerError
 
 from orchestrator.definitions.graph import find_cycles
 from orchestrator.definitions.input_schema import InputSchemaError, check_input_schema, input_errors
-from orchestrator.definitions.model import EdgeSpec, NodeSpec, WorkflowDefinition
-from orchestrator.definitions.schema import DefinitionSchema, EdgeSchema, NodeSchema
+from orchestrator.definitions.model import DEFAULT_MAX_STEPS, EdgeSpec, NodeSpec, WorkflowDefinition
+from orchestrator.definitions.schema import MAX_STEPS, DefinitionSchema, EdgeSchema, NodeSchema
 from orchestrator.nodes.registry import UnknownNodeType, config_schema_of, get_node_type
 from orchestrator.states import EdgeOutcome, OnError
 from orchestrator.templating import (
@@ -37,6 +37,8 @@ from orchestrator.templating import (
 MAX_DEPTH = 32
 MAX_TEMPLATE_LENGTH = 10_000
 MAX_TEMPLATE_TOTAL = 100_000
+# Steps an attempt of a node type that takes turns is given in the default max_steps.
+TURN_ALLOWANCE = 10
 
 
 class _Problems(ValueError):
@@ -236,6 +238,24 @@ def _edge_errors(
     return edges, errors
 
 
+def default_max_steps(nodes: Mapping[str, NodeSpec]) -> int:
+    """``max_steps`` when a definition leaves it out: twice (a rerun after a lost worker) the
+    steps of every attempt of every node, TURN_ALLOWANCE steps an attempt for the node types
+    that take turns; at least DEFAULT_MAX_STEPS, at most MAX_STEPS. A map's children are
+    executions with their own count: its node is one step here."""
+    attempts = sum(node.retry.max_attempts * (TURN_ALLOWANCE if get_node_type(node.type).takes_turns else 1)
+                   for node in nodes.values())
+    return min(MAX_STEPS, max(DEFAULT_MAX_STEPS, 2 * attempts))
+
+
+def _max_steps_errors(max_steps: int | None, nodes: Mapping[str, NodeSpec]) -> list[str]:
+    """A run in which every node runs takes a step for each: fewer could never finish."""
+    if max_steps is None or max_steps >= len(nodes):
+        return []
+    return [f"max_steps: {max_steps} is fewer than the {len(nodes)} nodes, and each node that runs takes a step; "
+            f"set it to at least {len(nodes)}, or leave it out to get what the definition needs"]
+
+
 def _input_schema_errors(input_schema: dict[str, Any] | None) -> list[str]:
     if input_schema is None:
         return []
@@ -264,6 +284,7 @@ def parse_definition(source: str | bytes | Mapping[str, Any]) -> WorkflowDefinit
     pairs = [(edge.source, edge.target) for edge in edges if edge.source in known and edge.target in known]
     errors += [f"cycle: {' -> '.join([*cycle, cycle[0]])}" for cycle in find_cycles(written, pairs)]
     errors += _input_schema_errors(top.get("input_schema"))
+    errors += _max_steps_errors(top.get("max_steps"), nodes)
     errors += _template_errors("", top.get("output"), "output")
     if errors:
         raise DefinitionError(errors)
@@ -271,7 +292,7 @@ def parse_definition(source: str | bytes | Mapping[str, Any]) -> WorkflowDefinit
         name=top["name"],
         description=top["description"],
         timeout_seconds=top["timeout_seconds"],
-        max_steps=top["max_steps"],
+        max_steps=top["max_steps"] or default_max_steps(nodes),
         input_schema=top["input_schema"],
         nodes=nodes,
         edges=tuple(edges),

@@ -55,6 +55,7 @@ class AgentConfig(Schema):
 class AgentNode(NodeType):
     type_name: ClassVar[str] = "agent"
     config_schema: ClassVar[type[Schema]] = AgentConfig
+    takes_turns: ClassVar[bool] = True
 
     def run(self, ctx: NodeContext) -> Any:
         config = ctx.config

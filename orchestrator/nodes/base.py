@@ -172,6 +172,9 @@ class NodeType:
     # run and record the node in one transaction (one commit, no lease), since running it
     # again after a crash repeats nothing anyone could see.
     pure: ClassVar[bool] = False
+    # An attempt may end in turns (``Continue``), each one a step: a definition that leaves
+    # ``max_steps`` out gets room for them (see orchestrator.definitions.validation).
+    takes_turns: ClassVar[bool] = False
 
     def run(self, ctx: NodeContext) -> Any:
         raise NotImplementedError

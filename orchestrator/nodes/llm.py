@@ -58,6 +58,7 @@ class LLMNode(NodeType):
 
     type_name: ClassVar[str] = "llm"
     config_schema: ClassVar[type[Schema]] = LLMConfig
+    takes_turns: ClassVar[bool] = True
 
     def run(self, ctx: NodeContext) -> Any:
         return Completion(ctx).run()

@@ -29,6 +29,7 @@ class TeamConfig(Schema):
 class TeamNode(NodeType):
     type_name: ClassVar[str] = "team"
     config_schema: ClassVar[type[Schema]] = TeamConfig
+    takes_turns: ClassVar[bool] = True
 
     def run(self, ctx: NodeContext) -> Any:
         config = ctx.config

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import yaml
 
-from tests.support.api import workflow_fixture
+from tests.support.api import fan_out, workflow_fixture
 
 WORKFLOW_FIELDS = {"id", "name", "description", "status", "latest_version", "squad_id", "published_version",
                    "created_at", "updated_at"}
@@ -44,6 +44,15 @@ def test_an_invalid_definition_is_422_with_every_problem_under_definition(client
     assert body["message"] == "invalid workflow definition"
     problems = " | ".join(body["errors"]["definition"])
     assert "'a'" in problems and "nope" in problems and "ghost" in problems
+
+
+def test_a_max_steps_below_the_node_count_is_422_naming_it_and_left_out_it_covers_the_definition(client):
+    response = client.post("/api/v1/workflows", json={"definition": fan_out(600, max_steps=500)})
+    assert response.status_code == 422
+    [problem] = response.json["errors"]["definition"]
+    assert problem.startswith("max_steps: 500 is fewer than the 602 nodes") and "at least 602" in problem
+    created = create(client, fan_out(600))
+    assert client.get(f"/api/v1/workflows/{created['id']}").json["definition"]["max_steps"] == 1204
 
 
 def test_a_body_that_fails_its_schema_is_422_by_field(client):

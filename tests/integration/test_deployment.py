@@ -35,6 +35,12 @@ def test_every_long_running_service_has_a_healthcheck():
     assert re.search(r"^HEALTHCHECK .*\n.*CMD", DOCKERFILE, re.M)
 
 
+def test_every_long_running_service_is_restarted_when_it_exits():
+    for name, service in SERVICES.items():
+        if name not in ONE_SHOT:
+            assert service.get("restart") in ("always", "unless-stopped"), name
+
+
 def test_no_secret_is_written_in_the_compose_file():
     for name, service in SERVICES.items():
         for key, value in (service.get("environment") or {}).items():

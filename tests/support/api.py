@@ -27,6 +27,15 @@ def workflow_fixture(name: str) -> dict[str, Any]:
     return yaml.safe_load((WORKFLOWS / f"{name}.yaml").read_text())
 
 
+def fan_out(width: int, **top: Any) -> dict[str, Any]:
+    """start -> ``width`` noop nodes -> join."""
+    middle = [f"m{i}" for i in range(width)]
+    return {"name": f"fan-out-{width}", **top,
+            "nodes": [{"id": node, "type": "noop"} for node in ("start", *middle, "join")],
+            "edges": [*({"source": "start", "target": m} for m in middle),
+                      *({"source": m, "target": "join"} for m in middle)]}
+
+
 @dataclass
 class ApiStack:
     app: Flask

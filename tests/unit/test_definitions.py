@@ -71,6 +71,23 @@ def test_defaults():
     assert node.default_output == {} and node.position is None
 
 
+def test_max_steps_left_out_covers_every_attempt_and_turn_twice():
+    nodes = [{"id": f"n{i}", "type": "noop"} for i in range(300)]
+    assert parse_definition({"name": "wide", "nodes": nodes}).max_steps == 600
+    retried = [{**node, "retry": {"max_attempts": 3}} for node in nodes]
+    assert parse_definition({"name": "retried", "nodes": retried}).max_steps == 1800
+    asks = [{"id": f"ask{i}", "type": "llm", "config": {"model": "acme/m1", "prompt": "hi"}} for i in range(30)]
+    assert parse_definition({"name": "turns", "nodes": [*nodes, *asks]}).max_steps == 2 * (300 + 30 * 10)
+    assert parse_definition({"name": "wide", "nodes": nodes, "max_steps": 300}).max_steps == 300
+
+
+def test_a_max_steps_below_the_node_count_is_refused_naming_it():
+    nodes = [{"id": f"n{i}", "type": "noop"} for i in range(3)]
+    assert errors_of({"name": "small", "nodes": nodes, "max_steps": 2}) == [
+        "max_steps: 2 is fewer than the 3 nodes, and each node that runs takes a step; set it to at least 3, "
+        "or leave it out to get what the definition needs"]
+
+
 def test_fan_out_fan_in():
     definition = load("fan_out_fan_in.yaml")
     assert definition.roots() == ("start",)

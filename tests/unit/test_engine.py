@@ -17,7 +17,7 @@ from orchestrator.engine.runner import run_step
 from orchestrator.nodes.base import NodeError, NodeType
 from orchestrator.nodes.registry import register
 from orchestrator.services import executions, workflows
-from tests.support.api import workflow_fixture
+from tests.support.api import fan_out, workflow_fixture
 
 
 class _FailTimes(marshmallow.Schema):
@@ -158,10 +158,22 @@ def test_a_duplicate_message_is_a_no_op(env):
 
 
 def test_max_steps_stops_a_runaway_workflow(env):
-    definition = linear(5) | {"max_steps": 3}
+    definition = linear(5) | {"max_steps": 6}
+    definition["nodes"][1] |= {"type": "test_flaky", "config": {"times": 10},
+                               "retry": {"max_attempts": 10, "backoff_seconds": 0}}
     execution, steps, _ = load(env, submit(env, definition))
-    assert execution.status == "failed" and "max_steps (3) exceeded" in execution.error_message
-    assert steps["n4"].status == "cancelled"
+    assert execution.status == "failed" and "max_steps (6) exceeded" in execution.error_message
+    assert steps["n1"].attempt == 6 and steps["n4"].status == "cancelled"
+
+
+# PostgreSQL only: the rule does not depend on the database, and each of the 600 completions
+# reads the join's 600 sources (about 15 s a run).
+@pytest.mark.parametrize("env", ["postgresql"], indirect=True)
+def test_a_1_600_1_fan_out_saved_without_max_steps_completes(env):
+    execution, steps, _ = load(env, submit(env, fan_out(600)))
+    assert execution.status == "completed", execution.error_message
+    assert len(steps) == 602 and execution.step_count == 602
+    assert all(step.status == "completed" for step in steps.values())
 
 
 def test_cancel_pause_resume(env):
