@@ -11,7 +11,8 @@ next credential is tried; 401/403 cools it down too and the next is tried. A tur
 - ``Continue`` at once, after an answer that fails ``output_schema`` while repair attempts
   remain (the next turn re-asks with the validation errors), so the finished call is
   committed before the next one starts;
-- ``Continue`` with ``not_before``, when every credential is rate limited: no worker waits;
+- ``Continue`` with ``not_before``, when every credential is rate limited, or what is left of
+  the budget is reserved by requests in flight: no worker waits;
 - ``NodeError`` naming what was missing or what went wrong, redacted.
 
 Every call, good or not, is a ``CallRecord`` (redacted) for ``step_calls``.
@@ -45,6 +46,8 @@ from orchestrator.nodes.http import check_url
 # Deltas are gathered and sent as one ``llm_delta`` event about this often.
 DELTA_INTERVAL_SECONDS = 0.2
 MAX_BACKOFF_SECONDS = 30.0
+# A request whose budget is reserved by requests in flight waits this long for them.
+BUDGET_WAIT = timedelta(seconds=1)
 REPAIR_PROMPT = ("Your answer is not valid against the JSON Schema: {errors}. "
                  "Answer again with one JSON value only, valid against the schema.")
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
@@ -205,6 +208,8 @@ class Completion:
                     # Every model request passes here: its worst case is reserved against the budget.
                     ledger.reserve(session, self.ctx, target, request, call_id)
                     lease = reserve_credential(session, self.keyring, target, now, frozenset(refused))
+            except ledger.BudgetBusy as busy:
+                raise _Park(now + BUDGET_WAIT, str(busy)) from None
             except Unusable as exc:
                 if rate_limited:
                     with self.sessions() as session:

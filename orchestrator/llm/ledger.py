@@ -7,7 +7,9 @@ what ``GET /usage`` shows.
 The budget: a request is sent only while what the owner spent today plus what the requests
 still in flight reserved is below ``max_llm_cost_per_day``; it then reserves its own worst
 case. So the day's spend passes the budget by at most one request's worst case (its prompt
-is estimated, at one token per three characters). The reservations of one owner are taken
+is estimated, at one token per three characters). Once the spend alone reaches the budget, a
+request fails its step with ``budget_exceeded``; while only reservations in flight stand in
+the way, it waits for them (``BudgetBusy``: the turn is parked a second, holding no worker). The reservations of one owner are taken
 one at a time (PostgreSQL: an advisory lock per owner; SQLite serialises writers anyway), in
 a short transaction that holds no other lock: it never waits for an execution, and no
 execution ever waits for it. A reservation counts while its step runs the attempt and turn
@@ -39,6 +41,11 @@ CHARS_PER_TOKEN = 3
 ROLL_UP_BATCH = 5000
 
 
+class BudgetBusy(Exception):
+    """What is left of the day's budget is reserved by requests in flight: try again once they
+    are settled."""
+
+
 def cost_of(prompt_tokens: int, completion_tokens: int, target: Target) -> Decimal | None:
     """Prices are per 1,000 tokens; None (never 0) when one is unknown."""
     if target.input_price is None or target.output_price is None:
@@ -60,17 +67,21 @@ def _today(now: datetime | None = None) -> date:
 
 def reserve(session: Session, ctx: NodeContext, target: Target, request: Request, call_id: uuid.UUID) -> None:
     """Before a request is sent, in ``session``'s short transaction (which takes the request's
-    credential next, and holds nothing else): its ledger row, holding its worst case;
+    credential next, and holds nothing else): its ledger row, holding its worst case.
     ``budget_exceeded`` (a ``NodeError`` no retry can fix) when the owner's budget for today is
-    spent."""
+    spent; ``BudgetBusy`` when what is left is reserved by requests in flight."""
     owner_id = uuid.UUID(str(ctx.owner_id))
     limit = session.scalar(select(User.max_llm_cost_per_day).where(User.id == owner_id))
     if limit is not None:
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(owner_id)})
-        if _spent(session, owner_id, _today()) >= limit:
+        spent, in_flight = _spent(session, owner_id, _today())
+        if spent >= limit:
             raise NodeError(f"budget_exceeded: the owner's max_llm_cost_per_day ({limit.normalize():f}) is spent "
                             "for today", retryable=False)
+        if spent + in_flight >= limit:
+            raise BudgetBusy(f"the rest of the day's budget is reserved by {target.ref} requests in flight; "
+                             "waiting for them to settle")
     session.execute(insert(LedgerEntry).values(
         id=call_id, owner_id=owner_id, day=_today(), workflow_id=uuid.UUID(str(ctx.workflow_id)),
         execution_id=uuid.UUID(str(ctx.execution_id)), node_id=ctx.node_id, attempt=ctx.attempt, turn=ctx.turn,
@@ -83,8 +94,8 @@ def _lock_key(owner_id: uuid.UUID) -> int:
     return int.from_bytes(owner_id.bytes[:8], "big", signed=True)
 
 
-def _spent(session: Session, owner_id: uuid.UUID, day: date) -> Decimal:
-    """Spent on ``day`` (rolled up and settled) plus what requests in flight reserved."""
+def _spent(session: Session, owner_id: uuid.UUID, day: date) -> tuple[Decimal, Decimal]:
+    """Spent on ``day`` (rolled up and settled), and what requests in flight reserved."""
     rolled = select(func.coalesce(func.sum(UsageMetric.cost), 0)).where(
         UsageMetric.owner_id == owner_id, UsageMetric.day == day).scalar_subquery()
     settled = select(func.coalesce(func.sum(LedgerEntry.cost), 0)).where(
@@ -94,7 +105,8 @@ def _spent(session: Session, owner_id: uuid.UUID, day: date) -> Decimal:
         ExecutionStep.status == StepStatus.RUNNING.value, ExecutionStep.attempt == LedgerEntry.attempt,
         ExecutionStep.turn == LedgerEntry.turn,
     )).where(LedgerEntry.owner_id == owner_id, LedgerEntry.settled_at.is_(None)).scalar_subquery()
-    return Decimal(str(session.scalar(select(rolled + settled + in_flight))))
+    spent, reserved = session.execute(select(rolled + settled, in_flight)).one()
+    return Decimal(str(spent)), Decimal(str(reserved))
 
 
 def budget_left(session: Session, owner_id: uuid.UUID, now: datetime | None = None) -> Decimal | None:
@@ -102,7 +114,7 @@ def budget_left(session: Session, owner_id: uuid.UUID, now: datetime | None = No
     worst case (<= 0: the next request fails its step with ``budget_exceeded``); None when no
     limit is set."""
     limit = session.scalar(select(User.max_llm_cost_per_day).where(User.id == owner_id))
-    return None if limit is None else limit - _spent(session, owner_id, _today(now))
+    return None if limit is None else limit - sum(_spent(session, owner_id, _today(now)))
 
 
 def settle(session: Session, owner_id: uuid.UUID, workflow_id: uuid.UUID, ctx: NodeContext) -> None:

@@ -116,22 +116,28 @@ def test_concurrent_requests_pass_the_budget_by_at_most_one_worst_case(world):
     limit = worst * Decimal("3.5")
     budget(world, limit)
     contexts = [running_step(world, f"n{i}") for i in range(20)]
-    admitted, refused, start = [], [], threading.Barrier(20)
+    admitted, waiting, start = [], [], threading.Barrier(20)
 
     def ask(ctx):
         start.wait()
         try:
             admitted.append(reserve(world, ctx))
-        except NodeError:
-            refused.append(ctx)
+        except ledger.BudgetBusy:
+            waiting.append(ctx)
 
     threads = [threading.Thread(target=ask, args=(ctx,)) for ctx in contexts]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(30)
-    assert (len(admitted), len(refused)) == (4, 16)                      # 3 fit, the 4th passes by less than one
+    assert (len(admitted), len(waiting)) == (4, 16)                      # 3 fit, the 4th passes by less than one
     assert worst * len(admitted) < limit + worst
+    for call_id in admitted:                                             # settled at a fifth of their worst case
+        settle(world, contexts[0], call_id, worst / 5)
+    assert reserve(world, waiting[0])                                    # room again for the ones that waited
+    with pytest.raises(NodeError, match="^budget_exceeded"):             # spent: the rest is refused for good
+        settle(world, contexts[0], uuid.uuid4(), limit)
+        reserve(world, waiting[1])
 
 
 def test_a_model_without_a_price_reserves_nothing_and_is_refused_once_the_budget_is_spent(world):
