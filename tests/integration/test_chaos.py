@@ -7,13 +7,12 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import psycopg
 import pytest
 import requests
 
 from orchestrator.states import EXECUTION_TERMINAL
 from tests.support.api import BOOTSTRAP_KEY, workflow_fixture
-from tests.support.servers import OwnPostgres, OwnRedis, free_port
+from tests.support.servers import free_port, private_servers
 from tests.support.stack import finished, http_node, running_stack, state, submit
 
 pytestmark = pytest.mark.integration
@@ -23,18 +22,13 @@ RUNS = 4
 
 @pytest.fixture(scope="module")
 def own():
-    postgres, broker = OwnPostgres(), OwnRedis()
-    with psycopg.connect(postgres.url, autocommit=True) as conn:
-        conn.execute("CREATE DATABASE orchestrator")
-    yield postgres, broker
-    broker.close()
-    postgres.close()
+    with private_servers() as servers:
+        yield servers
 
 
 @pytest.fixture(scope="module")
 def chaos_stack(own, tmp_path_factory):
-    postgres, broker = own
-    database = postgres.url.replace("postgresql://", "postgresql+psycopg://").rsplit("/", 1)[0] + "/orchestrator"
+    _, broker, database = own
     with running_stack(tmp_path_factory.mktemp("chaos"), database, f"{broker.url}/0",
                        ORCHESTRATOR_REQUEUE_AFTER_SECONDS="3") as stack:
         yield stack
@@ -61,7 +55,7 @@ def assert_every_step_ran_once(stack, execution_ids, names=()):
 
 
 def test_redis_restart_during_a_run_loses_nothing(chaos_stack, own):
-    _, broker = own
+    _, broker, _ = own
     ids = [submit(chaos_stack, slow_chain(chaos_stack, f"redis-{i}")) for i in range(RUNS)]
     time.sleep(0.8)                                   # some steps done, some queued, some running
     assert any(state(chaos_stack, i)[0].status not in EXECUTION_TERMINAL for i in ids)
@@ -74,7 +68,7 @@ def test_redis_restart_during_a_run_loses_nothing(chaos_stack, own):
 def test_postgresql_restart_during_a_run_loses_nothing_and_repeats_nothing(chaos_stack, own):
     """Leases run out while the server is away (2 s each here): the sweepers give live workers a
     lease period after it is back to renew them, so no node runs twice."""
-    postgres, _ = own
+    postgres, _, _ = own
     names = [f"pg-{i}" for i in range(RUNS)]
     ids = [submit(chaos_stack, slow_chain(chaos_stack, name)) for name in names]
     time.sleep(0.8)
@@ -89,7 +83,7 @@ def test_the_api_answers_across_a_postgresql_restart(chaos_stack, own):
     """Every pooled connection of the API is dead after the restart: reads and writes still
     answer (its pool tests connections first); a read sent while the server is down waits
     for it and answers too."""
-    postgres, _ = own
+    postgres, _, _ = own
     url = chaos_stack.workers.start_api("api", free_port(), {"ORCHESTRATOR_BOOTSTRAP_API_KEY": BOOTSTRAP_KEY})
     api = requests.Session()
     api.headers["Authorization"] = f"Bearer {BOOTSTRAP_KEY}"

@@ -18,7 +18,6 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from decimal import Decimal
 
-import psycopg
 import pytest
 import redis
 from sqlalchemy import func, select
@@ -28,7 +27,7 @@ from examples.llm_server import LLMServer
 from orchestrator.db import Execution, ExecutionEvent, ExecutionStep, LedgerEntry, StepCall
 from orchestrator.services import agents, api_keys, approvals, executions, providers, usage, workflows
 from orchestrator.states import EXECUTION_ACTIVE, ApprovalStatus
-from tests.support.servers import OwnPostgres, OwnRedis
+from tests.support.servers import private_servers
 from tests.support.stack import finished, running_stack
 
 pytestmark = pytest.mark.integration
@@ -39,12 +38,8 @@ ID = {"type": "object", "required": ["id"], "properties": {"id": {"type": "strin
 
 @pytest.fixture(scope="module")
 def servers_of_our_own():
-    postgres, broker = OwnPostgres(), OwnRedis()
-    with psycopg.connect(postgres.url, autocommit=True) as conn:
-        conn.execute("CREATE DATABASE orchestrator")
-    yield postgres, broker
-    broker.close()
-    postgres.close()
+    with private_servers() as servers:
+        yield servers
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +51,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def stack(servers_of_our_own, model, tmp_path_factory):
-    postgres, broker = servers_of_our_own
-    database = postgres.url.replace("postgresql://", "postgresql+psycopg://").rsplit("/", 1)[0] + "/orchestrator"
+    _, broker, database = servers_of_our_own
     with running_stack(tmp_path_factory.mktemp("load"), database, f"{broker.url}/0", workers=0,
                        ORCHESTRATOR_LLM_ALLOW_PRIVATE="1", ORCHESTRATOR_REQUEUE_AFTER_SECONDS="3") as running:
         for name in ("w1", "w2"):
@@ -186,7 +180,7 @@ def assert_made_once(calls, lost: set[tuple[str, str, int]], what: str) -> None:
 
 def test_a_soak_of_agent_workflows_through_a_worker_kill_and_redis_and_postgresql_restarts(
         stack, model, servers_of_our_own):
-    postgres, broker = servers_of_our_own
+    postgres, broker, _ = servers_of_our_own
     owner = owner_with_a_model(stack, model, "soak@example.com")
     workflow_id = store_workload(stack, owner)
     started = time.monotonic()

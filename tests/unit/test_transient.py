@@ -7,33 +7,13 @@ import sqlite3
 import threading
 import time
 
-import marshmallow
 import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from orchestrator.db import Execution, User
 from orchestrator.db.transient import run_again, transient
-from orchestrator.nodes.base import NodeType
-from orchestrator.nodes.registry import register
 from tests.unit.test_engine import linear, load, submit
-
-
-class _Times(marshmallow.Schema):
-    times = marshmallow.fields.Integer(load_default=1)
-
-
-@register
-class DatabaseAwayNode(NodeType):
-    """Its own database access meets a locked SQLite database on its first ``times`` attempts."""
-
-    type_name = "test_database_away"
-    config_schema = _Times
-
-    def run(self, ctx):
-        if ctx.attempt <= ctx.config["times"]:
-            raise OperationalError("SELECT 1", {}, sqlite3.OperationalError("database is locked"))
-        return {"attempt": ctx.attempt}
 
 
 def test_what_is_transient_and_what_is_not(env):
@@ -105,7 +85,7 @@ def test_a_deadlock_runs_the_whole_engine_transaction_again(env):
 
 def test_a_write_refused_for_good_fails_the_attempt_naming_the_error(env, monkeypatch):
     engine, dispatcher, _ = env
-    execution_id = submit(env, {"name": "one", "nodes": [{"id": "n0", "type": "test_database_away",
+    execution_id = submit(env, {"name": "one", "nodes": [{"id": "n0", "type": "test_flaky",
                                                           "config": {"times": 0}}]}, drain=False)
     write = engine.sql.write
 
@@ -122,7 +102,8 @@ def test_a_write_refused_for_good_fails_the_attempt_naming_the_error(env, monkey
 
 
 def test_a_nodes_own_transient_error_queues_the_next_attempt_without_a_failure(env):
-    execution_id = submit(env, {"name": "away", "nodes": [{"id": "n0", "type": "test_database_away"}]})
+    execution_id = submit(env, {"name": "away", "nodes": [{"id": "n0", "type": "test_flaky", "config": {
+        "times": 1, "database_locked": True}}]})
     execution, steps, events = load(env, execution_id)
     assert execution.status == "completed", execution.error_message
     assert (steps["n0"].attempt, steps["n0"].failed_attempts, steps["n0"].output) == (2, 0, {"attempt": 2})
@@ -132,8 +113,8 @@ def test_a_nodes_own_transient_error_queues_the_next_attempt_without_a_failure(e
 
 
 def test_a_node_whose_database_never_comes_back_fails_after_five_attempts(env):
-    execution_id = submit(env, {"name": "away", "nodes": [{"id": "n0", "type": "test_database_away",
-                                                          "config": {"times": 99}}]})
+    execution_id = submit(env, {"name": "away", "nodes": [{"id": "n0", "type": "test_flaky", "config": {
+        "times": 99, "database_locked": True}}]})
     execution, steps, _ = load(env, execution_id)
     assert execution.status == "failed" and steps["n0"].attempt == 5
     assert steps["n0"].error_message.endswith("the 5th attempt in a row to end so")
