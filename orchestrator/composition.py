@@ -41,9 +41,11 @@ def roll_up_usage(engine: Engine) -> bool:
 
 
 def count_execution_end(txn: Transaction) -> None:
-    """Executions ended, by status, and how long they took (Prometheus)."""
-    metrics.execution_ended(txn.execution.status, (txn.execution.duration_ms or 0) / 1000
-                            if txn.execution.duration_ms is not None else None)
+    """Executions ended, by status, and how long they took (Prometheus), once the end is
+    committed (a transaction run again after a deadlock counts once)."""
+    status, duration_ms = txn.execution.status, txn.execution.duration_ms
+    txn.outbox.callbacks.append(lambda: metrics.execution_ended(
+        status, duration_ms / 1000 if duration_ms is not None else None))
 
 
 def audit_change(txn: Transaction) -> None:

@@ -133,7 +133,7 @@ def _resend(txn: Transaction, step_id: uuid.UUID, stale: datetime) -> None:
     if step.dispatched_at is not None and step.dispatched_at >= stale and not dropped_early:
         return  # another sweeper sent it meanwhile
     if step.dispatched_at is not None:
-        metrics.step_recovered("requeued")
+        txn.outbox.callbacks.append(lambda: metrics.step_recovered("requeued"))
         log.warning("step %s of %s queued since %s without starting; sending its message again",
                     step.node_id, txn.execution.id, step.dispatched_at)
     txn.dispatch(step)
@@ -149,7 +149,7 @@ def _recover(txn: Transaction, step_id: uuid.UUID) -> None:
                                "time in a row for this step (killed by its hard time limit, or crashing on it)",
                          retryable=False)
         return
-    metrics.step_recovered("lease_expired")
+    txn.outbox.callbacks.append(lambda: metrics.step_recovered("lease_expired"))
     txn.queue(step, f"worker {step.worker or '?'} lost during attempt {step.attempt}; "
                     f"recovered as attempt {step.attempt + 1}", attempt=step.attempt + 1, not_before=None)
 
