@@ -9,10 +9,10 @@ still in flight reserved is below ``max_llm_cost_per_day``; it then reserves its
 case. So the day's spend passes the budget by at most one request's worst case (its prompt
 is estimated, at one token per three characters). Once the spend alone reaches the budget, a
 request fails its step with ``budget_exceeded``; while only reservations in flight stand in
-the way, it waits for them (``BudgetBusy``: the turn is parked a second, holding no worker). The reservations of one owner are taken
-one at a time (PostgreSQL: an advisory lock per owner; SQLite serialises writers anyway), in
-a short transaction that holds no other lock: it never waits for an execution, and no
-execution ever waits for it. A reservation counts while its step runs the attempt and turn
+the way, it waits for them (``BudgetBusy``: the turn is parked a second, holding no worker).
+The reservations of one owner are taken one at a time (PostgreSQL: an advisory lock per
+owner; SQLite serialises writers anyway), in a short transaction that holds no other lock:
+it never waits for an execution, and no execution ever waits for it. A reservation counts while its step runs the attempt and turn
 that took it: a worker that dies, an attempt that times out or a turn that moves on without
 settling it (its result discarded) releases it, with nothing to clean up.
 """
@@ -111,8 +111,8 @@ def _spent(session: Session, owner_id: uuid.UUID, day: date) -> tuple[Decimal, D
 
 def budget_left(session: Session, owner_id: uuid.UUID, now: datetime | None = None) -> Decimal | None:
     """What the owner may still spend on models today, requests in flight counted at their
-    worst case (<= 0: the next request fails its step with ``budget_exceeded``); None when no
-    limit is set."""
+    worst case (<= 0: the next request waits for those, or fails its step with
+    ``budget_exceeded`` once nothing is in flight); None when no limit is set."""
     limit = session.scalar(select(User.max_llm_cost_per_day).where(User.id == owner_id))
     return None if limit is None else limit - sum(_spent(session, owner_id, _today(now)))
 
