@@ -1,5 +1,6 @@
 # `make test` does all the set-up on a fresh machine: a virtual environment with the
-# project and its test tools at the versions in constraints.txt, then the whole suite
+# project at the versions in constraints.txt and its test tools at those in
+# constraints-test.txt, then the whole suite
 # (PostgreSQL and Redis at 127.0.0.1 are used when they answer; otherwise the tests start
 # their own from the installed binaries).
 PYTHON ?= python3
@@ -8,10 +9,10 @@ BIN := $(VENV)/bin
 
 .PHONY: venv test tools
 
-$(BIN)/orchestrator: pyproject.toml constraints.txt
+$(BIN)/orchestrator: pyproject.toml constraints.txt constraints-test.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -c constraints-test.txt -e '.[test,flower]'
 	touch $@
 
 venv: $(BIN)/orchestrator

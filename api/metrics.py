@@ -78,7 +78,7 @@ class BrokerCollector(Collector):
 
 class Metrics:
     def __init__(self, engine: Engine, celery: Celery):
-        self.registry = metrics.scrape_registry(DatabaseCollector(engine), BrokerCollector(celery))
+        self.registry = metrics.scrape_registry("api", DatabaseCollector(engine), BrokerCollector(celery))
 
     def init_app(self, app: Flask) -> None:
         app.before_request(self._start)

@@ -66,6 +66,24 @@ def error(status: int, message: str = "provider error", *, retry_after: float | 
             "retry_after_ms": retry_after_ms, "model": model}
 
 
+def refusal(message: str, *, model: str | None = None) -> dict[str, Any]:
+    """The model declines: OpenAI ``message.refusal`` (streamed as ``delta.refusal``), Anthropic
+    ``stop_reason: refusal``."""
+    return {"kind": "refusal", "text": message, "model": model}
+
+
+def raw(body: str, *, status: int = 200, content_type: str = "application/json",
+        model: str | None = None) -> dict[str, Any]:
+    """Exactly ``body``, whatever was asked: a malformed answer (``{}``, ``{"choices": []}``,
+    not JSON, an event stream cut short)."""
+    return {"kind": "raw", "body": body, "status": status, "content_type": content_type, "model": model}
+
+
+def redirect(location: str, *, status: int = 307, model: str | None = None) -> dict[str, Any]:
+    """A redirect to ``location`` (a model server that moved, or one that points inwards)."""
+    return {"kind": "redirect", "location": location, "status": status, "model": model}
+
+
 def delay(seconds: float, reply: dict[str, Any] | None = None) -> dict[str, Any]:
     """``reply`` (default: the default answer) after ``seconds``."""
     return {"kind": "delay", "seconds": seconds, "reply": reply, "model": (reply or {}).get("model")}
@@ -212,6 +230,9 @@ def _answer_text(reply: dict[str, Any]) -> str:
 class _Handler(BaseHTTPRequestHandler):
     server: "LLMServer"
     protocol_version = "HTTP/1.1"
+    # The headers and the body go out in two writes: without TCP_NODELAY the body waits for
+    # the client's delayed ACK (40 ms) on a kept-alive connection.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:
@@ -284,6 +305,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.record(request)
         if reply["kind"] == "error":
             self._error(protocol, reply)
+        elif reply["kind"] in ("raw", "redirect"):
+            self._raw(reply)
         elif protocol == "openai":
             self._openai(request, reply)
         else:
@@ -309,6 +332,17 @@ class _Handler(BaseHTTPRequestHandler):
             body = {"type": "error", "error": {"type": kind, "message": reply["message"]}}
         self._send(status, body, headers)
 
+    def _raw(self, reply: dict[str, Any]) -> None:
+        data = reply.get("body", "").encode()
+        self.send_response(reply["status"])
+        if reply["kind"] == "redirect":
+            self.send_header("Location", reply["location"])
+        else:
+            self.send_header("Content-Type", reply["content_type"])
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     # OpenAI chat completions
 
     def _openai(self, request: SeenRequest, reply: dict[str, Any]) -> None:
@@ -325,9 +359,11 @@ class _Handler(BaseHTTPRequestHandler):
         if not request.body.get("stream"):
             if reply["kind"] == "stream":
                 time.sleep(reply["interval"] * len(reply["chunks"]))
-            message = {"role": "assistant", "content": None if tool_calls else answer}
+            message = {"role": "assistant", "content": None if tool_calls or reply["kind"] == "refusal" else answer}
             if tool_calls:
                 message["tool_calls"] = tool_calls
+            if reply["kind"] == "refusal":
+                message["refusal"] = reply["text"]
             answer_body = {"id": ident, "object": "chat.completion", "created": created, "model": model,
                            "choices": [{"index": 0, "message": message, "finish_reason": finish}]}
             if reply.get("report_usage", True):
@@ -345,6 +381,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._event(chunk({"tool_calls": [{"index": 0, "id": call["id"], "type": "function",
                                                "function": {"name": call["function"]["name"], "arguments": ""}}]}))
             self._event(chunk({"tool_calls": [{"index": 0, "function": {"arguments": call["function"]["arguments"]}}]}))
+        elif reply["kind"] == "refusal":
+            self._event(chunk({"refusal": reply["text"]}))
         else:
             pieces, interval = (reply["chunks"], reply["interval"]) if reply["kind"] == "stream" else ([answer], 0)
             for piece in pieces:
@@ -369,7 +407,9 @@ class _Handler(BaseHTTPRequestHandler):
             stop = "tool_use"
         else:
             content = [{"type": "text", "text": answer}]
-            stop = {"stop": "end_turn", "length": "max_tokens"}.get(reply.get("finish_reason", "stop"), "end_turn")
+            stop = "refusal" if reply["kind"] == "refusal" else {
+                "stop": "end_turn", "length": "max_tokens", "content_filter": "refusal"}.get(
+                reply.get("finish_reason", "stop"), "end_turn")
         message = {"id": ident, "type": "message", "role": "assistant", "model": model, "content": content,
                    "stop_reason": stop, "stop_sequence": None,
                    "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens}}
@@ -404,13 +444,14 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class LLMServer(ThreadingHTTPServer):
-    """The offline provider on 127.0.0.1 (port 0: a free one), serving from its own thread."""
+    """The offline provider on 127.0.0.1 (or another loopback ``host``; port 0: a free one),
+    serving from its own thread."""
 
     daemon_threads = True
 
-    def __init__(self, port: int = 0, verbose: bool = False, latency: float = 0.0) -> None:
+    def __init__(self, port: int = 0, verbose: bool = False, host: str = "127.0.0.1", latency: float = 0.0) -> None:
         """``latency``: the seconds every answer takes, as a real model's do."""
-        super().__init__(("127.0.0.1", port), _Handler)
+        super().__init__((host, port), _Handler)
         self.verbose = verbose
         self.latency = latency
         self.closing = threading.Event()
@@ -426,7 +467,7 @@ class LLMServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        return f"http://{self.server_address[0]}:{self.server_address[1]}"
 
     def script(self, *replies: dict[str, Any]) -> None:
         """Queue replies; each goes to the next request (for its ``model``, when it names one)."""

@@ -81,6 +81,8 @@ class Settings:
     llm_retry_backoff_seconds: float = 0.5
     # How long a credential refused with 401/403 is left aside.
     llm_auth_cooldown_seconds: float = 300.0
+    # The most characters a model call's messages may hold (prompt, memory, tool results).
+    llm_max_prompt_chars: int = 1_000_000
     # Where a worker or beat process serves /metrics; None: it serves none.
     worker_metrics_port: int | None = None
 
@@ -118,6 +120,7 @@ class Settings:
             llm_allow_private=_bool(env, "ORCHESTRATOR_LLM_ALLOW_PRIVATE", False),
             llm_retry_backoff_seconds=_float(env, "ORCHESTRATOR_LLM_RETRY_BACKOFF_SECONDS", 0.5),
             llm_auth_cooldown_seconds=_float(env, "ORCHESTRATOR_LLM_AUTH_COOLDOWN_SECONDS", 300.0),
+            llm_max_prompt_chars=_int(env, "ORCHESTRATOR_LLM_MAX_PROMPT_CHARS", 1_000_000),
             worker_metrics_port=_int(env, "ORCHESTRATOR_WORKER_METRICS_PORT", 0) or None,
         )
 

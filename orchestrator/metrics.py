@@ -53,6 +53,17 @@ API_LATENCY = Histogram("orchestrator_api_request_duration_seconds", "API latenc
                         ["method", "route", "status"], buckets=LATENCY_BUCKETS)
 
 
+# The families each kind of process produces, and so exports from its multiprocess
+# directory; a family listed for no kind (build info, the API's scrape-time gauges, the
+# workers' liveness) is exported by every process that has it.
+PRODUCED_BY = {
+    "api": (EXECUTIONS_SUBMITTED, EXECUTIONS_RATE_LIMITED, API_LATENCY, EXECUTION_DURATION),
+    "worker": (EXECUTIONS_SUBMITTED, EXECUTION_DURATION, STEP_ATTEMPTS, STEP_FAILURES, STEP_RETRIES, STEP_DURATION,
+               SWEEPER_RECOVERIES),
+    "beat": (EXECUTIONS_SUBMITTED, EXECUTIONS_RATE_LIMITED, SCHEDULE_FIRE_DELAY, SCHEDULE_MISFIRES),
+}
+
+
 # -- hook points --------------------------------------------------------------------
 
 def execution_submitted(trigger: str) -> None:
@@ -108,25 +119,29 @@ class BuildInfo(Collector):
         yield info
 
 
-class _Default(Collector):
-    """The default registry (this process's own figures), when there is no multiprocess directory."""
+class _Produced(Collector):
+    """The figures counted here (the multiprocess directory's, or this process's own), less the
+    families that only another kind of process produces."""
+
+    def __init__(self, kind: str):
+        names = {kind_: {family.name for metric in metrics_ for family in metric.describe()}
+                 for kind_, metrics_ in PRODUCED_BY.items()}
+        self.hidden = set().union(*names.values()) - names[kind]
+        self.source = MultiProcessCollector(None) if multiprocess_dir() else REGISTRY
 
     def collect(self) -> Iterable[Metric]:
-        yield from REGISTRY.collect()
+        return (family for family in self.source.collect() if family.name not in self.hidden)
 
 
 def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir") or None
 
 
-def scrape_registry(*collectors: Collector) -> CollectorRegistry:
-    """What a metrics endpoint serves: the counted figures of every process sharing the
-    multiprocess directory (or of this process alone), build info, and ``collectors``."""
+def scrape_registry(kind: str, *collectors: Collector) -> CollectorRegistry:
+    """What a metrics endpoint of a ``kind`` of process (api, worker, beat) serves: the
+    families it produces, counted by every process sharing its multiprocess directory (or by
+    this process alone), build info, and ``collectors``."""
     registry = CollectorRegistry()
-    if multiprocess_dir():
-        MultiProcessCollector(registry)
-    else:
-        registry.register(_Default())
-    for collector in (BuildInfo(), *collectors):
+    for collector in (_Produced(kind), BuildInfo(), *collectors):
         registry.register(collector)
     return registry

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -52,3 +53,17 @@ def redact_values(value: Any, secrets: Mapping[str, str] | Iterable[str]) -> Any
             return [scrub(v) for v in item]
         return item
     return scrub(value)
+
+
+def redact_recorded(context: Any, secrets: Mapping[str, str]) -> None:
+    """Mask ``secrets`` in what a node recorded for people during a turn (``context.calls``:
+    request, response, error and metadata; ``context.messages``: content), in place, so that the
+    rows written and the hooks that read them (structured outputs) see the masked form."""
+    if not secrets:
+        return
+    context.calls[:] = [replace(call, request=redact_values(call.request, secrets),
+                                response=redact_values(call.response, secrets),
+                                error=redact_values(call.error, secrets), meta=redact_values(call.meta, secrets))
+                        for call in context.calls]
+    context.messages[:] = [replace(message, content=redact_values(message.content, secrets))
+                           for message in context.messages]

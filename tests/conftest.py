@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -92,3 +93,17 @@ def served(tmp_path, monkeypatch):
     server.shutdown()
     thread.join(5)
     stack.close()
+
+
+@pytest.fixture
+def cli(capsys, served):
+    """Run the CLI in this process against ``served``: ``cli(*args, code=0)`` answers what it
+    printed (the JSON parsed with --json), after checking its exit status."""
+    from orchestrator.cli.main import main
+
+    def run(*args: str, code: int = 0):
+        result = main(list(args))
+        out, err = capsys.readouterr()
+        assert result == code, out + err
+        return json.loads(out) if "--json" in args and code == 0 else out + err
+    return run

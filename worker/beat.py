@@ -5,7 +5,7 @@ The scheduler keeps no state: every tick fires what is due through
 ``orchestrator.schedules.firing.fire_due``, which reads the schedules afresh, so new, changed,
 paused and deleted schedules take effect within a tick. Any number of beat processes may run;
 the database lets each slot fire once. Each tick touches ``beat.alive`` in the data directory,
-which a health check reads (docker-compose.yml).
+which a health check reads (worker/alive.py).
 """
 from __future__ import annotations
 
@@ -13,13 +13,12 @@ import logging
 
 from celery.beat import Scheduler
 
-from orchestrator.config import get_settings
 from orchestrator.db.types import utcnow
 from orchestrator.schedules.firing import fire_due
+from worker import alive
 from worker.tasks import engine_of
 
 log = logging.getLogger(__name__)
-ALIVE_FILE = "beat.alive"
 
 
 class DatabaseScheduler(Scheduler):
@@ -28,17 +27,8 @@ class DatabaseScheduler(Scheduler):
 
     def tick(self, *args, **kwargs) -> float:
         """Fire due schedules, then the app's own ``beat_schedule`` entries, if any."""
-        self._alive()
+        alive.touch(alive.BEAT_FILE)
         return min(self._fire(), super().tick(*args, **kwargs))
-
-    @staticmethod
-    def _alive() -> None:
-        alive = get_settings().data_dir / ALIVE_FILE
-        try:
-            alive.touch()
-        except FileNotFoundError:          # the data directory is new
-            alive.parent.mkdir(parents=True, exist_ok=True)
-            alive.touch()
 
     def _fire(self) -> float:
         try:

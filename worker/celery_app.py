@@ -10,7 +10,7 @@ from functools import lru_cache
 from celery import Celery
 
 from orchestrator.config import Settings
-from worker import embedded
+from worker import alive, embedded
 
 
 def _transport_options(settings: Settings) -> dict:
@@ -44,6 +44,7 @@ def create_celery(settings: Settings) -> Celery:
         beat_scheduler="worker.beat:DatabaseScheduler",
     )
     tasks.register(app, settings)
+    app.steps["consumer"].add(alive.Consuming)
     return app
 
 

@@ -36,7 +36,7 @@ def serve(port: int | None, node: str, role: str, forks: bool) -> None:
         log.warning("PROMETHEUS_MULTIPROC_DIR is not set: the metrics on port %s leave out the pool processes' "
                     "figures", port)
     try:
-        start_http_server(port, registry=metrics.scrape_registry(NodeCollector(node, role)))
+        start_http_server(port, registry=metrics.scrape_registry(role, NodeCollector(node, role)))
     except OSError as exc:
         log.error("metrics: cannot listen on ORCHESTRATOR_WORKER_METRICS_PORT=%s: %s", port, exc)
         return

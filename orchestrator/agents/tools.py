@@ -1,6 +1,6 @@
 """Running a stored tool: find it for the owner (theirs, else a shared one), refuse it unless an
 admin approved it, check the arguments against its ``input_schema``, then call it. An http tool
-goes through ``safe_request`` (the SSRF rules) with an ``Idempotency-Key``; a workflow tool is a
+goes through ``safe_request`` (the address rule) with an ``Idempotency-Key``; a workflow tool is a
 child execution, which the node asks the engine for."""
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from orchestrator.db import Tool
 from orchestrator.llm.completion import schema_errors
 from orchestrator.llm.redaction import Redactor
 from orchestrator.nodes.base import CallRecord, ChildRun, NodeContext, NodeError
-from orchestrator.nodes.http import RETRYABLE_CLIENT_ERRORS, decode_body, describe_url, safe_request
 from orchestrator.agents.catalog import usable_tool
+from orchestrator.security.network import RETRYABLE_CLIENT_ERRORS, NetworkError, decode_body, describe_url, \
+    safe_request
 from orchestrator.states import ToolKind, ToolStatus
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -85,9 +86,9 @@ def call_http(ctx: NodeContext, spec: ToolSpec, arguments: dict[str, Any]) -> An
             raise NodeError(f"tool {spec.name!r}: HTTP {code} {response.reason} from {describe_url(response.url)}",
                             retryable=not 400 <= code < 500 or code in RETRYABLE_CLIENT_ERRORS)
         decoded = decode_body(response)
-    except NodeError as exc:
+    except (NodeError, NetworkError) as exc:
         _record(ctx, spec, "error", request, None, started, redact.text(str(exc)))
-        raise
+        raise NodeError(str(exc), retryable=exc.retryable) from None
     result = decoded.get("json", decoded.get("text"))
     _record(ctx, spec, "ok", request, redact(result), started, None)
     return result

@@ -37,7 +37,7 @@ from orchestrator.engine.transaction import EARLY_TOLERANCE, Outbox, Transaction
 from orchestrator.nodes.base import Continue, NodeContext, NodeType, Suspend
 from orchestrator.nodes.registry import config_schema_of, get_node_type
 from orchestrator.redaction import redact
-from orchestrator.secrets import redact_values, secret_names, secret_values
+from orchestrator.secrets import redact_recorded, redact_values, secret_names, secret_values
 from orchestrator.states import ExecutionStatus as E, StepStatus as S
 from orchestrator.storable import NotStorable, check_storable
 from orchestrator.budget import DEFAULT_BUDGET, RenderBudget
@@ -299,7 +299,8 @@ class Engine:
         def append(txn: Transaction) -> None:
             step = txn.step(claim.step_id)
             if step is not None and step.status == S.RUNNING and step.attempt == claim.attempt:
-                txn.event(event_type, message, node_id=claim.node.id, attempt=claim.attempt, data=data)
+                txn.event(event_type, redact_values(message, claim.secrets), node_id=claim.node.id,
+                          attempt=claim.attempt, data=redact_values(data, claim.secrets))
         try:
             self.atomic(claim.execution_id, append)
         except DBAPIError as exc:
@@ -409,6 +410,7 @@ class Engine:
 
     def _write_records(self, txn: Transaction, step, claim: Claim, output: Any = None) -> None:
         if claim.context is not None:
+            redact_recorded(claim.context, claim.secrets)
             txn.record(step, claim.context.calls, claim.context.messages)
             for hook in self.hooks.turn_recorded:
                 hook(txn, step, claim.context, output)
@@ -422,13 +424,14 @@ class Engine:
             result = redact_values(result, claim.secrets)
         self._write_records(txn, step, claim, result if completed else None)
         for namespace, value, mode in claim.context.context_writes if claim.context is not None else ():
-            txn.write_context(namespace, value, mode)
+            txn.write_context(namespace, redact_values(value, claim.secrets), mode)
         fields = self._input(claim)
         if isinstance(result, Continue):
             txn.continue_turn(step, result.state, result.not_before, result.message, **fields)
         elif isinstance(result, Suspend) and result.approval is not None:
             token = txn.request_approval(step, result.approval.expires_at, result.approval.approver_email,
-                                         redact(result.approval.details), result.state, **fields)
+                                         redact_values(redact(result.approval.details), claim.secrets), result.state,
+                                         **fields)
             ctx = claim.context
             txn.outbox.callbacks.append(lambda: node_type.on_suspended(ctx, token))
         elif isinstance(result, Suspend) and result.until is not None:

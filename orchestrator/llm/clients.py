@@ -1,71 +1,42 @@
 """The two protocols, through the official SDKs with their own retries off: OpenAI chat
 completions (every provider type but ``anthropic``) and Anthropic messages.
 
-A call either returns a ``Reply`` or raises one of the ``CallFailed`` kinds below, which say
+One SDK client per process, endpoint and address rule is kept and reused (with its pool of
+connections, each made through ``orchestrator.security.pinned_httpx``: resolved, checked and
+pinned); the key and the per-call headers go with each request. A call either returns a
+``Reply`` or raises one of the ``CallFailed`` kinds (``orchestrator.llm.protocol``), which say
 what the caller should do next; the SDKs' own exceptions stay in this module.
 """
 from __future__ import annotations
 
 import email.utils
 import json
+import os
+import threading
 import time
-from dataclasses import dataclass, field
+from collections import OrderedDict
 from typing import Any, Callable
+from urllib.parse import urljoin
 
 import anthropic
 import openai
 
+from orchestrator.llm import protocol
+from orchestrator.llm.protocol import CallFailed, ModelUnusable, RateLimited, Refused, Rejected, Reply, Request, \
+    Transient
 from orchestrator.llm.resolution import Target
+from orchestrator.security.network import LLM_ALLOW_PRIVATE_HINT, NetworkError, describe_url
+from orchestrator.security.pinned_httpx import pinned_client
 from orchestrator.states import ProviderType
 
 # When a 429 names no time to wait.
 DEFAULT_RATE_LIMIT_WAIT_SECONDS = 5.0
-# An Anthropic request must state max_tokens; used when neither params nor the model give one.
-DEFAULT_MAX_TOKENS = 1024
 SCHEMA_INSTRUCTION = "Answer with one JSON value only, no prose, valid against this JSON Schema:"
 _CONTEXT_TOO_LONG = ("context length", "context_length", "too many tokens", "prompt is too long", "maximum context")
-
-
-@dataclass
-class Reply:
-    text: str
-    finish_reason: str | None
-    # None when the provider did not report usage (then the cost is unknown too).
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
-
-
-class CallFailed(Exception):
-    """A call that did not answer; ``status`` is the HTTP status when there was one."""
-
-    def __init__(self, message: str, status: int | None = None):
-        super().__init__(message)
-        self.status = status
-
-
-class Transient(CallFailed):
-    """5xx, timeout, connection error: retry, then give way to a fallback."""
-
-
-class RateLimited(CallFailed):
-    """429: cool the credential down until ``retry_after`` seconds from now."""
-
-    def __init__(self, message: str, retry_after: float):
-        super().__init__(message, 429)
-        self.retry_after = retry_after
-
-
-class Refused(CallFailed):
-    """401/403: the credential is refused."""
-
-
-class ModelUnusable(CallFailed):
-    """The model cannot answer this (not found, context too long): give way to a fallback."""
-
-
-class Rejected(CallFailed):
-    """Any other 4xx: the request itself is wrong; no other model or key will help."""
+# The SDK clients kept per process (endpoints beyond this many: the least recently used is dropped).
+MAX_CLIENTS = 32
+# The SDKs insist on a key when the client is made; the real one goes with each request.
+_KEY_PER_REQUEST = "sent-with-each-request"
 
 
 def retry_after_seconds(headers: Any, now: float | None = None) -> float:
@@ -98,16 +69,36 @@ def _provider_message(exc: Any) -> str:
     return str(getattr(exc, "message", "") or exc)
 
 
+def _network_cause(exc: BaseException) -> NetworkError | None:
+    """The address rule's refusal (or a name that does not resolve) under an SDK's connection error."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, NetworkError):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 def _classify(exc: openai.APIError | anthropic.APIError, target: Target) -> CallFailed:
     """One of ours for an SDK exception of either protocol."""
     where = f"{target.ref} at {target.base_url}"
     if isinstance(exc, (openai.APITimeoutError, anthropic.APITimeoutError)):
         return Transient(f"{where} timed out")
     if isinstance(exc, (openai.APIConnectionError, anthropic.APIConnectionError)):
-        return Transient(f"cannot connect to {where}")
+        network = _network_cause(exc)
+        if network is not None and not network.retryable:
+            return Rejected(f"cannot call {where}: {network}", retryable=False)
+        return Transient(f"cannot connect to {where}" + (f": {network}" if network else ""))
     if isinstance(exc, (openai.APIStatusError, anthropic.APIStatusError)):
         status, message = exc.status_code, _provider_message(exc)
         text = f"{where} answered {status}: {message}"
+        if 300 <= status < 400:
+            location = urljoin(str(exc.response.url), exc.response.headers.get("location", ""))
+            return Rejected(f"{where} answered {status}, a redirect to {describe_url(location)}: model calls do not "
+                            "follow redirects; set the endpoint's base_url to where the model answers", status,
+                            retryable=False)
         if status == 429:
             return RateLimited(text, retry_after_seconds(exc.response.headers))
         if status in (401, 403):
@@ -120,105 +111,107 @@ def _classify(exc: openai.APIError | anthropic.APIError, target: Target) -> Call
     return Transient(f"{where} answered something unreadable: {exc}")   # e.g. a malformed body
 
 
-@dataclass(frozen=True)
-class Request:
-    """What to ask: ``messages`` in OpenAI's shape ({role, content}, the system first; an
-    assistant's ``tool_calls`` and ``tool`` messages with ``tool_call_id`` for function tools);
-    ``tools``: [{name, description, parameters (a JSON Schema)}] the model may call."""
+# -- the SDK clients, one per process, endpoint and address rule ---------------------------------
 
-    messages: list[dict[str, Any]]
-    params: dict[str, Any]
-    output_schema: dict[str, Any] | None = None
-    stream: bool = False
-    tools: tuple[dict[str, Any], ...] = ()
+_clients: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_clients_lock = threading.Lock()
 
+
+def _forget_clients() -> None:
+    """In a forked child: the parent's connections are not this process's to use."""
+    global _clients_lock
+    _clients.clear()
+    _clients_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_clients)
+
+
+def _client(target: Target, allow_private: bool) -> openai.OpenAI | anthropic.Anthropic:
+    key = (target.protocol, target.base_url, target.api_version, target.timeout_connect, target.timeout_read,
+           allow_private)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = _new_client(target, allow_private)
+            if len(_clients) > MAX_CLIENTS:
+                _clients.popitem(last=False)
+        else:
+            _clients.move_to_end(key)
+        return client
+
+
+def _new_client(target: Target, allow_private: bool) -> openai.OpenAI | anthropic.Anthropic:
+    http = pinned_client(allow_private=allow_private, hint=LLM_ALLOW_PRIVATE_HINT,
+                         timeout=openai.Timeout(target.timeout_read, connect=target.timeout_connect))
+    if target.protocol == "anthropic":
+        return anthropic.Anthropic(api_key=_KEY_PER_REQUEST, base_url=target.base_url, max_retries=0,
+                                   http_client=http)
+    return openai.OpenAI(api_key=_KEY_PER_REQUEST, base_url=target.base_url, max_retries=0, http_client=http,
+                         default_query={"api-version": target.api_version} if target.api_version else None)
+
+
+def _key_headers(target: Target, api_key: str) -> dict[str, str]:
+    if target.protocol == "anthropic":
+        return {"X-Api-Key": api_key}
+    # Azure OpenAI takes its keys in an api-key header (a bearer token there is an Entra token).
+    return {"Authorization": f"Bearer {api_key}", **({"api-key": api_key} if target.type == ProviderType.AZURE else {})}
+
+
+# -- a call ----------------------------------------------------------------------------------
 
 def call(target: Target, api_key: str, request: Request, idempotency_key: str,
-         on_delta: Callable[[str], None]) -> Reply:
-    """One request to ``target``; deltas go to ``on_delta`` while it streams."""
+         on_delta: Callable[[str], None], *, allow_private: bool) -> Reply:
+    """One request to ``target`` (whose addresses must be public unless ``allow_private``);
+    deltas go to ``on_delta`` while it streams."""
+    client = _client(target, allow_private)
+    headers = {**_key_headers(target, api_key), "Idempotency-Key": idempotency_key}
     try:
         if target.protocol == "anthropic":
-            return _anthropic(target, api_key, request, idempotency_key, on_delta)
-        return _openai(target, api_key, request, idempotency_key, on_delta)
+            return _anthropic(client, target, headers, request, on_delta)
+        return _openai(client, target, headers, request, on_delta)
     except (openai.APIError, anthropic.APIError) as exc:
         raise _classify(exc, target) from None
+    except ValueError:       # a body that is not JSON, or an event that is not
+        raise Transient(f"{target.ref} at {target.base_url} answered something that is not JSON") from None
 
 
-def _openai(target: Target, api_key: str, request: Request, idempotency_key: str,
+def _openai(client: openai.OpenAI, target: Target, headers: dict[str, str], request: Request,
             on_delta: Callable[[str], None]) -> Reply:
-    client = openai.OpenAI(
-        api_key=api_key, base_url=target.base_url, max_retries=0,
-        timeout=openai.Timeout(target.timeout_read, connect=target.timeout_connect),
-        default_query={"api-version": target.api_version} if target.api_version else None,
-        # Azure OpenAI takes its keys in an api-key header (a bearer token there is an Entra token).
-        default_headers={"api-key": api_key} if target.type == ProviderType.AZURE else None,
-    )
-    kwargs: dict[str, Any] = {"model": target.model_id, "messages": request.messages,
-                              "extra_headers": {"Idempotency-Key": idempotency_key}, "extra_body": request.params}
+    kwargs: dict[str, Any] = {"model": target.model_id, "messages": request.messages, "extra_headers": headers,
+                              "extra_body": request.params}
     if request.output_schema is not None:
         kwargs["response_format"] = {"type": "json_schema",
                                      "json_schema": {"name": "output", "schema": request.output_schema}}
     if request.tools:
         kwargs["tools"] = [{"type": "function", "function": tool} for tool in request.tools]
-    with client:
-        if not request.stream:
-            answer = client.chat.completions.create(**kwargs)
-            choice = answer.choices[0]
-            usage = answer.usage
-            return Reply(choice.message.content or "", choice.finish_reason,
-                         usage.prompt_tokens if usage else None, usage.completion_tokens if usage else None,
-                         [{"id": c.id, "name": c.function.name, "arguments": c.function.arguments}
-                          for c in choice.message.tool_calls or []])
-        parts: list[str] = []
-        finish, usage, calls = None, None, {}
-        for chunk in client.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True}):
-            usage = chunk.usage or usage
-            for choice in chunk.choices:
-                finish = choice.finish_reason or finish
-                if choice.delta.content:
-                    parts.append(choice.delta.content)
-                    on_delta(choice.delta.content)
-                for call_delta in choice.delta.tool_calls or []:
-                    slot = calls.setdefault(call_delta.index, {"id": None, "name": "", "arguments": ""})
-                    slot["id"] = call_delta.id or slot["id"]
-                    if call_delta.function:
-                        slot["name"] += call_delta.function.name or ""
-                        slot["arguments"] += call_delta.function.arguments or ""
-        return Reply("".join(parts), finish, usage.prompt_tokens if usage else None,
-                     usage.completion_tokens if usage else None, [calls[i] for i in sorted(calls)])
+    if not request.stream:
+        return protocol.openai_reply(client.chat.completions.create(**kwargs), target.ref)
+    with client.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True}) as chunks:
+        return protocol.openai_stream(chunks, on_delta, target.ref)
 
 
-def _anthropic(target: Target, api_key: str, request: Request, idempotency_key: str,
+def _anthropic(client: anthropic.Anthropic, target: Target, headers: dict[str, str], request: Request,
                on_delta: Callable[[str], None]) -> Reply:
-    client = anthropic.Anthropic(api_key=api_key, base_url=target.base_url, max_retries=0,
-                                 timeout=anthropic.Timeout(target.timeout_read, connect=target.timeout_connect))
     system = "\n\n".join(m["content"] for m in request.messages if m["role"] == "system")
     if request.output_schema is not None:
         system = f"{system}\n\n{SCHEMA_INSTRUCTION}\n{json.dumps(request.output_schema)}".strip()
-    params = dict(request.params)
-    max_tokens = params.pop("max_tokens", None) or target.max_output_tokens or DEFAULT_MAX_TOKENS
+    params = {name: value for name, value in request.params.items() if name != "max_tokens"}
     kwargs: dict[str, Any] = {
-        "model": target.model_id, "max_tokens": max_tokens,
-        "messages": _anthropic_messages(request.messages),
-        "extra_headers": {"Idempotency-Key": idempotency_key}, "extra_body": params,
+        "model": target.model_id, "max_tokens": protocol.max_tokens(target, request),
+        "messages": _anthropic_messages(request.messages), "extra_headers": headers, "extra_body": params,
     }
     if request.tools:
         kwargs["tools"] = [{"name": t["name"], "description": t.get("description", ""),
                             "input_schema": t["parameters"]} for t in request.tools]
     if system:
         kwargs["system"] = system
-    with client:
-        if request.stream:
-            with client.messages.stream(**kwargs) as events:
-                for piece in events.text_stream:
-                    on_delta(piece)
-                message = events.get_final_message()
-        else:
-            message = client.messages.create(**kwargs)
-    text = "".join(block.text for block in message.content if block.type == "text")
-    calls = [{"id": b.id, "name": b.name, "arguments": json.dumps(b.input)}
-             for b in message.content if b.type == "tool_use"]
-    return Reply(text, message.stop_reason, message.usage.input_tokens, message.usage.output_tokens, calls)
+    if request.stream:
+        with client.messages.stream(**kwargs) as events:
+            for piece in events.text_stream:
+                on_delta(piece)
+            return protocol.anthropic_reply(events.get_final_message(), target.ref)
+    return protocol.anthropic_reply(client.messages.create(**kwargs), target.ref)
 
 
 def _anthropic_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -240,8 +233,17 @@ def _anthropic_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         elif role == "assistant" and message.get("tool_calls"):
             blocks = [{"type": "text", "text": message["content"]}] if message.get("content") else []
             blocks += [{"type": "tool_use", "id": c["id"], "name": c["function"]["name"],
-                        "input": json.loads(c["function"]["arguments"] or "{}")} for c in message["tool_calls"]]
+                        "input": _arguments(c["function"]["arguments"])} for c in message["tool_calls"]]
             converted.append({"role": "assistant", "content": blocks})
         else:
             converted.append({"role": role, "content": message["content"]})
     return converted
+
+
+def _arguments(text: str | None) -> dict[str, Any]:
+    """A tool call's arguments as Anthropic takes them: an object (the model's own text may not be one)."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

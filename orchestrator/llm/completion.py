@@ -38,10 +38,10 @@ from orchestrator.llm.clients import CallFailed, ModelUnusable, RateLimited, Ref
     Transient
 from orchestrator.llm.ledger import cost_of
 from orchestrator.llm.memory import recall
+from orchestrator.llm.protocol import unusable
 from orchestrator.llm.redaction import Redactor
 from orchestrator.llm.resolution import Target, Unusable, cool_down, next_cooldown_end, reserve_credential, resolve
 from orchestrator.nodes.base import CallRecord, Continue, NodeContext, NodeError
-from orchestrator.nodes.http import check_url
 
 # Deltas are gathered and sent as one ``llm_delta`` event about this often.
 DELTA_INTERVAL_SECONDS = 0.2
@@ -64,7 +64,9 @@ class _Park(Exception):
 
 
 class _Deltas:
-    """Gathers streamed text and emits it as ``llm_delta`` events about every 200 ms."""
+    """Gathers streamed text and emits it as ``llm_delta`` events about every 200 ms, each ending
+    at a word's end (the rest waits for the next): a key or a secret in the answer is masked in
+    the event that holds it whole, never shown in two halves."""
 
     def __init__(self, ctx: NodeContext, ref: str, redact: Redactor):
         self._ctx, self._ref, self._redact = ctx, ref, redact
@@ -74,13 +76,18 @@ class _Deltas:
     def __call__(self, piece: str) -> None:
         self._buffer.append(piece)
         if time.monotonic() - self._last >= DELTA_INTERVAL_SECONDS:
-            self.flush()
+            self._emit(whole_words=True)
 
     def flush(self) -> None:
-        if self._buffer:
+        self._emit(whole_words=False)
+
+    def _emit(self, whole_words: bool) -> None:
+        text = "".join(self._buffer)
+        cut = max(text.rfind(space) for space in " \n\t") + 1 if whole_words else len(text)
+        if cut:
             self._ctx.emit("llm_delta", f"{self._ref} is answering",
-                           {"delta": self._redact.text("".join(self._buffer)), "model": self._ref})
-            self._buffer.clear()
+                           {"delta": self._redact.text(text[:cut]), "model": self._ref})
+        self._buffer = [text[cut:]] if text[cut:] else []
         self._last = time.monotonic()
 
 
@@ -127,6 +134,7 @@ class Completion:
         ``Continue`` with ``not_before`` (holding ``state``) when every credential is rate limited.
         ``state`` holds ``fallback_index``, ``messages`` and ``usage`` (summed here)."""
         refs = [self.config["model"], *self.config.get("fallbacks", [])]
+        self._check_prompt_size(state["messages"], refs[state["fallback_index"]])
         reasons: list[str] = []
         for index in range(state["fallback_index"], len(refs)):
             state["fallback_index"] = index
@@ -141,6 +149,13 @@ class Completion:
                 return Continue(state, not_before=park.until, message=park.reason)
         tried = "" if len(refs) == 1 else f" (tried {', '.join(refs)})"
         raise NodeError(self.redact.text(f"no model could answer{tried}: {'; '.join(reasons)}"))
+
+    def _check_prompt_size(self, messages: list[dict[str, Any]], ref: str) -> None:
+        size = sum(len(m.get("content") or "") for m in messages)
+        limit = self.settings.llm_max_prompt_chars
+        if size > limit:
+            raise NodeError(f"the messages for {ref} hold {size:,} characters, over ORCHESTRATOR_LLM_MAX_PROMPT_CHARS "
+                            f"({limit:,}): shorten the prompt or raise the limit", retryable=False)
 
     def _first_state(self) -> dict[str, Any]:
         config = self.config
@@ -195,7 +210,6 @@ class Completion:
 
     def _ask(self, target: Target, state: dict[str, Any]) -> Reply:
         """An answer from ``target``, trying its credentials and retrying transient failures."""
-        check_url(target.base_url, allow_private=self.settings.llm_allow_private)
         request = Request(state["messages"], dict(self.config.get("params") or {}),
                           self.config.get("output_schema"), self.config.get("stream", False), self.tools)
         refused: set[uuid.UUID] = set()
@@ -233,7 +247,7 @@ class Completion:
             except ModelUnusable as exc:
                 raise _GiveWay(str(exc)) from None
             except Rejected as exc:
-                raise NodeError(self.redact.text(str(exc))) from None
+                raise NodeError(self.redact.text(str(exc)), retryable=exc.retryable) from None
 
     def _call(self, target: Target, api_key: str, alias: str | None, request: Request,
               state: dict[str, Any], call_id: uuid.UUID) -> Reply:
@@ -244,7 +258,8 @@ class Completion:
         shown_request = {"model": target.model_id, "messages": request.messages, "params": request.params,
                          "stream": request.stream}
         try:
-            reply = clients.call(target, api_key, request, self.ctx.idempotency_key, deltas)
+            reply = clients.call(target, api_key, request, self.ctx.idempotency_key, deltas,
+                                 allow_private=self.settings.llm_allow_private)
         except CallFailed as exc:
             deltas.flush()
             self._record(call_id, target, "error", shown_request, None, None, None, started, str(exc),
@@ -261,11 +276,15 @@ class Completion:
             usage["cost_known"] = False
         else:
             usage["cost"] = str(Decimal(usage["cost"]) + cost)
-        self._record(call_id, target, "ok", shown_request,
-                     {"text": reply.text, "finish_reason": reply.finish_reason, "tool_calls": reply.tool_calls},
+        problem = unusable(reply, target, request)      # refused, filtered, cut off, empty: tokens spent
+        self._record(call_id, target, "error" if problem else "ok", shown_request,
+                     {"text": reply.text, "finish_reason": reply.finish_reason, "tool_calls": reply.tool_calls,
+                      **({"refusal": reply.refusal} if reply.refusal else {})},
                      {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
                       "total_tokens": reply.prompt_tokens + reply.completion_tokens} if reported else None,
-                     cost, started, None, meta)
+                     cost, started, str(problem) if problem else None, meta)
+        if problem:
+            raise problem
         return reply
 
     def _record(self, call_id: uuid.UUID, target: Target, status: str, request: Any, response: Any,

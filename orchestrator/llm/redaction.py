@@ -20,7 +20,10 @@ _PATTERNS = (
     (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"), MASK),                    # GitHub token
     (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"), MASK),                  # Slack token
     (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b"), MASK),  # JWT
-    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[REDACTED:email]"),
+    # Starting only where a run of name characters starts: tried at every position of a long
+    # run without "@", the pattern would scan to the run's end each time (quadratic: minutes
+    # for a 900 kB prompt of one word).
+    (re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[REDACTED:email]"),
     # An international number, or a national one in groups: +44 20 7946 0958, (555) 123-4567.
     (re.compile(r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?\(?\d{2,4}\)?[\s.-]\d{3,4}[\s.-]?\d{3,4}(?!\w)"), "[REDACTED:phone]"),
     (re.compile(r"(?<![\w+])\+\d{8,15}(?!\w)"), "[REDACTED:phone]"),

@@ -1,5 +1,5 @@
 """The built-in node types that need no network of their own: noop, transform, delay and
-human_approval (whose optional notification goes out through ``http.safe_request``)."""
+human_approval (whose optional notification goes out through ``safe_request``)."""
 from __future__ import annotations
 
 import json
@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 
 from marshmallow import Schema, fields, validate
 
-from orchestrator.nodes.base import ApprovalRequest, NodeContext, NodeError, NodeType, Suspend
-from orchestrator.nodes.http import SCHEMES, describe_url, safe_request
+from orchestrator.nodes.base import ApprovalRequest, NodeContext, NodeType, Suspend
+from orchestrator.security.network import SCHEMES, NetworkError, describe_url, safe_request
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class HumanApprovalNode(NodeType):
                 headers={"Content-Type": "application/json", "Idempotency-Key": ctx.idempotency_key},
                 body=json.dumps(payload).encode(), follow_redirects=False,
             )
-        except NodeError as exc:
+        except NetworkError as exc:
             logger.warning(
                 "approval notification for execution %s node %s failed: %s", ctx.execution_id, ctx.node_id, exc
             )

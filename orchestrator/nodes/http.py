@@ -1,239 +1,23 @@
-"""The ``http_request`` node, and ``safe_request``: the one way node types reach the network.
-
-SSRF rules: only http and https; every address the host resolves to must
-be public unless private targets are allowed; redirects are followed here, at most
-``MAX_REDIRECTS``, and every hop is checked again. The connection goes to the address that
-was checked, not to whatever a second DNS lookup answers (DNS rebinding): ``_PinnedAdapter``
-connects to it while the Host header, TLS SNI and the certificate check use the host name.
-Error messages name scheme, host and path only: query strings and user info may hold secrets.
-"""
+"""The ``http_request`` node: one HTTP call through ``orchestrator.security.network`` (the
+address rule, pinned connections, redirects re-checked), its status judged against
+``ok_statuses``."""
 from __future__ import annotations
 
-import base64
-import email.message
-import ipaddress
 import json
-import socket
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar
-from urllib.parse import SplitResult, urljoin, urlsplit
 
-import requests
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
-from requests.adapters import HTTPAdapter
 
 from orchestrator.nodes.base import NodeContext, NodeError, NodeType
-from orchestrator.storable import NotStorable, check_storable
+from orchestrator.security.network import RETRYABLE_CLIENT_ERRORS, SCHEMES, NetworkError, decode_body, describe_url, \
+    safe_request
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-SCHEMES = frozenset({"http", "https"})
-MAX_REDIRECTS = 5
-MAX_RESPONSE_BYTES = 10 * 1024 * 1024
-ALLOW_PRIVATE_HINT = "set ORCHESTRATOR_HTTP_ALLOW_PRIVATE=1 to allow private targets"
-# A client error other than these fails the step without retrying (unless ``retry_statuses`` lists it).
-RETRYABLE_CLIENT_ERRORS = frozenset({408, 429})
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-# Checked in this order, so that the message gives the most telling reason.
-_BLOCKED_KINDS = (
-    ("unspecified", lambda ip: ip.is_unspecified),
-    ("loopback", lambda ip: ip.is_loopback),
-    ("link-local", lambda ip: ip.is_link_local),
-    ("multicast", lambda ip: ip.is_multicast),
-    ("site-local", lambda ip: isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local),
-    ("reserved", lambda ip: ip.is_reserved),
-    ("private", lambda ip: ip.is_private),
-    ("non-public", lambda ip: not ip.is_global),  # e.g. 100.64.0.0/10, shared address space
-)
-# The headers a redirect to another origin keeps; any other (Authorization, Cookie,
-# X-Api-Key, X-Auth-Token...) may be a credential meant for the first host only.
-_CROSS_ORIGIN_HEADERS = frozenset({
-    "accept", "accept-encoding", "accept-language", "cache-control", "content-language", "content-type",
-    "idempotency-key", "if-match", "if-modified-since", "if-none-match", "pragma", "user-agent",
-})
-# Textual media types (besides text/*) whose bodies are returned as text.
-_TEXT_TYPES = ("json", "xml", "javascript", "x-www-form-urlencoded", "yaml", "csv")
-
-
-@dataclass(frozen=True)
-class HttpResponse:
-    status_code: int
-    reason: str
-    headers: dict[str, str]
-    content: bytes
-    url: str  # after redirects
-
-
-def describe_url(url: str) -> str:
-    """scheme://host[:port]/path of a URL, without user info or query string."""
-    parts = urlsplit(url)
-    netloc = parts.netloc.rpartition("@")[2]
-    return f"{parts.scheme}://{netloc}{parts.path}"
-
-
-def blocked_reason(address: IPAddress) -> str | None:
-    """Why connecting to this address is refused without the allow flag, or None."""
-    if isinstance(address, ipaddress.IPv6Address):   # IPv4 inside IPv6: mapped, 6to4, Teredo
-        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo[1] if address.teredo else None)
-        if embedded is not None:
-            address = embedded
-    for kind, applies in _BLOCKED_KINDS:
-        if applies(address):
-            return f"{kind} address"
-    return None
-
-
-def check_url(url: str, *, allow_private: bool) -> str:
-    """The address to connect to for ``url`` under the SSRF rules; NodeError if refused."""
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in SCHEMES:
-        raise NodeError(f"only http and https URLs are allowed, not {parts.scheme or 'one without scheme'!r}",
-                        retryable=False)
-    host = parts.hostname
-    if not host:
-        raise NodeError(f"URL has no host: {describe_url(url)}", retryable=False)
-    try:
-        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except ValueError:
-        raise NodeError(f"URL has an invalid port: {describe_url(url)}", retryable=False) from None
-    except (OSError, UnicodeError):
-        raise NodeError(f"cannot resolve host {host!r}") from None
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
-    if not allow_private:
-        for address in addresses:
-            ip = ipaddress.ip_address(address.partition("%")[0])  # drop an IPv6 zone id
-            reason = blocked_reason(ip)
-            if reason:
-                raise NodeError(f"refusing to connect to {ip} ({reason}) for host {host}; {ALLOW_PRIVATE_HINT}",
-                                retryable=False)
-    return addresses[0]
-
-
-class _PinnedAdapter(HTTPAdapter):
-    """Connects to one checked address whatever the URL's host resolves to now."""
-
-    def __init__(self, address: str):
-        self._address = address
-        super().__init__(max_retries=0)
-
-    def build_connection_pool_key_attributes(self, request, verify, cert=None):  # type: ignore[no-untyped-def]
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
-        if host_params["scheme"] == "https":
-            pool_kwargs["server_hostname"] = host_params["host"]
-            pool_kwargs["assert_hostname"] = host_params["host"]
-        host_params["host"] = self._address
-        return host_params, pool_kwargs
-
-
-def _host_header(parts: SplitResult) -> str:
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host.encode("idna").decode("ascii")
-    return f"{host}:{parts.port}" if parts.port else host
 
 
 def _has_header(headers: Mapping[str, str], name: str) -> bool:
     return any(key.lower() == name.lower() for key in headers)
-
-
-def _origin(url: str) -> tuple[str, str | None, int | None]:
-    parts = urlsplit(url)
-    return parts.scheme.lower(), parts.hostname, parts.port
-
-
-def _root_cause(exc: BaseException | None) -> str | None:
-    """The operating system's words for a network failure ("Connection refused"), if any."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, OSError) and exc.strerror:
-            return exc.strerror
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return None
-
-
-def _network_error(exc: requests.RequestException, where: str, timeout: float) -> NodeError:
-    if isinstance(exc, requests.Timeout):
-        return NodeError(f"timed out after {timeout:g} s waiting for {where}")
-    if isinstance(exc, requests.exceptions.SSLError):
-        return NodeError(f"TLS handshake or certificate check failed for {where}")
-    if isinstance(exc, requests.ConnectionError):
-        cause = _root_cause(exc)
-        return NodeError(f"could not connect to {where}" + (f": {cause}" if cause else ""))
-    return NodeError(f"request to {where} failed ({type(exc).__name__})")
-
-
-def _read(response: requests.Response, where: str, deadline: float, timeout: float) -> bytes:
-    chunks, size = [], 0
-    for chunk in response.iter_content(64 * 1024):
-        size += len(chunk)
-        if size > MAX_RESPONSE_BYTES:
-            raise NodeError(f"response from {where} is larger than {MAX_RESPONSE_BYTES} bytes")
-        if time.monotonic() > deadline:
-            raise NodeError(f"timed out after {timeout:g} s waiting for {where}")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _redirected(
-    status: int, method: str, headers: dict[str, str], body: bytes | None, cross_origin: bool
-) -> tuple[str, dict[str, str], bytes | None]:
-    """Method, headers and body for the next hop, as browsers and requests do it."""
-    if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
-        method, body = "GET", None
-        headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "content-length")}
-    if cross_origin:
-        headers = {k: v for k, v in headers.items() if k.lower() in _CROSS_ORIGIN_HEADERS}
-    return method, headers, body
-
-
-def safe_request(
-    method: str,
-    url: str,
-    *,
-    allow_private: bool,
-    timeout: float,
-    headers: Mapping[str, str] | None = None,
-    body: bytes | None = None,
-    follow_redirects: bool = True,
-) -> HttpResponse:
-    """Send one HTTP request under the SSRF rules; ``timeout`` bounds the whole exchange.
-
-    Raises NodeError for a refused target, a network failure, a timeout, more than
-    ``MAX_REDIRECTS`` redirects or a body over ``MAX_RESPONSE_BYTES``; any status is returned.
-    """
-    deadline = time.monotonic() + timeout
-    method, headers = method.upper(), dict(headers or {})
-    for _ in range(MAX_REDIRECTS + 1):
-        address = check_url(url, allow_private=allow_private)
-        where, remaining = describe_url(url), deadline - time.monotonic()
-        if remaining <= 0:
-            raise NodeError(f"timed out after {timeout:g} s waiting for {where}")
-        with requests.Session() as session:
-            session.trust_env = False  # no proxies or .netrc credentials from the environment
-            session.mount("http://", _PinnedAdapter(address))
-            session.mount("https://", _PinnedAdapter(address))
-            try:
-                with session.request(
-                    method, url, headers={"Host": _host_header(urlsplit(url)), **headers}, data=body,
-                    timeout=remaining, allow_redirects=False, stream=True,
-                ) as response:
-                    if not (follow_redirects and response.is_redirect):
-                        content = _read(response, where, deadline, timeout)
-                        return HttpResponse(
-                            response.status_code, response.reason or "", dict(response.headers), content, url
-                        )
-                    target = urljoin(url, response.headers["location"])
-                    method, headers, body = _redirected(
-                        response.status_code, method, headers, body, _origin(url) != _origin(target)
-                    )
-                    url = target
-            except requests.RequestException as exc:
-                raise _network_error(exc, where, timeout) from None
-    raise NodeError(f"too many redirects (more than {MAX_REDIRECTS}), last to {describe_url(url)}")
 
 
 class HttpRequestConfig(Schema):
@@ -264,41 +48,6 @@ class HttpRequestConfig(Schema):
             raise ValidationError("give json or body, not both")
 
 
-def decode_body(response: HttpResponse) -> dict[str, Any]:
-    """``{"json": ...}`` if the body parses as JSON, else ``{"text": ...}`` for a textual
-    body, else ``{"base64": ..., "content_type": ...}`` (an image, a PDF...)."""
-    message = email.message.Message()
-    message["content-type"] = next((v for k, v in response.headers.items() if k.lower() == "content-type"), "")
-    if response.content:
-        try:
-            parsed = json.loads(response.content)
-        except ValueError:
-            pass  # not JSON
-        else:
-            try:
-                check_storable(parsed, "$.json")
-            except NotStorable as exc:
-                raise NodeError(f"the JSON from {describe_url(response.url)} cannot be stored: {exc}") from None
-            return {"json": parsed}
-    text = _text(response.content, message)
-    if text is None:
-        return {"base64": base64.b64encode(response.content).decode("ascii"), "content_type": message.get_content_type()}
-    return {"text": text}
-
-
-def _text(content: bytes, message: email.message.Message) -> str | None:
-    """The body as text if it is text: a textual type (or none given), decoded without error
-    and without NUL characters."""
-    media_type = message.get_content_type() if message["content-type"] else "text/plain"
-    if not (media_type.startswith("text/") or any(kind in media_type for kind in _TEXT_TYPES)):
-        return None
-    try:
-        text = content.decode(message.get_content_charset() or "utf-8")
-    except (LookupError, UnicodeDecodeError):  # a charset Python does not know, or binary data
-        return None
-    return None if "\x00" in text else text
-
-
 class HttpRequestNode(NodeType):
     """Calls an HTTP endpoint; a status outside ``ok_statuses`` (default 2xx) fails the attempt, and a
     4xx other than 408, 429 and ``retry_statuses`` fails it for good (no retry)."""
@@ -318,16 +67,19 @@ class HttpRequestNode(NodeType):
                 headers["Content-Type"] = "application/json"
         elif "body" in config:
             body = config["body"].encode()
-        response = safe_request(
-            config["method"], config["url"], allow_private=ctx.allow_private_network,
-            timeout=config["timeout_seconds"], headers=headers, body=body,
-            follow_redirects=config["follow_redirects"],
-        )
-        ok_statuses = config.get("ok_statuses")
-        ok = response.status_code in ok_statuses if ok_statuses else 200 <= response.status_code < 300
-        if not ok:
-            status = f"{response.status_code} {response.reason}".strip()
-            code = response.status_code
-            retryable = not 400 <= code < 500 or code in RETRYABLE_CLIENT_ERRORS or code in config["retry_statuses"]
-            raise NodeError(f"HTTP {status} from {describe_url(response.url)}", retryable=retryable)
-        return {"status_code": response.status_code, "headers": response.headers, **decode_body(response)}
+        try:
+            response = safe_request(
+                config["method"], config["url"], allow_private=ctx.allow_private_network,
+                timeout=config["timeout_seconds"], headers=headers, body=body,
+                follow_redirects=config["follow_redirects"],
+            )
+            ok_statuses = config.get("ok_statuses")
+            ok = response.status_code in ok_statuses if ok_statuses else 200 <= response.status_code < 300
+            if not ok:
+                status = f"{response.status_code} {response.reason}".strip()
+                code = response.status_code
+                retryable = not 400 <= code < 500 or code in RETRYABLE_CLIENT_ERRORS or code in config["retry_statuses"]
+                raise NodeError(f"HTTP {status} from {describe_url(response.url)}", retryable=retryable)
+            return {"status_code": response.status_code, "headers": response.headers, **decode_body(response)}
+        except NetworkError as exc:
+            raise NodeError(str(exc), retryable=exc.retryable) from None

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from orchestrator.db import ApiKey, Base, User
 from orchestrator.db.types import utcnow
-from orchestrator.services.errors import Invalid, NotFound
+from orchestrator.services.errors import Forbidden, Invalid, NotFound
 from orchestrator.services.pagination import DEFAULT_LIMIT, Page, paginate
 
 KEY_PREFIX = "ork_"
@@ -53,10 +53,18 @@ def _store(session: Session, user: User, name: str, plaintext: str) -> ApiKey:
     return key
 
 
-def issue_api_key(session: Session, owner: User, name: str) -> tuple[ApiKey, str]:
-    """A new key for ``owner``. Returns the plaintext once."""
+def issue_api_key(session: Session, owner: User, name: str, user_email: str | None = None) -> tuple[ApiKey, str]:
+    """A new key for ``owner``, or, when an admin asks, for ``user_email`` (created if new).
+    Returns the plaintext once."""
+    user = owner
+    if user_email is not None and user_email != owner.email:
+        if not owner.is_admin:
+            raise Forbidden("only an admin makes keys for other users")
+        user = get_or_create_user(session, user_email)
     plaintext = KEY_PREFIX + secrets.token_urlsafe(32)
-    return _store(session, owner, name, plaintext), plaintext
+    key = _store(session, user, name, plaintext)
+    session.refresh(key, ["user"])          # for the answer, written after the session ends
+    return key, plaintext
 
 
 def create_api_key(session: Session, name: str, user_email: str | None = None) -> tuple[ApiKey, str]:
@@ -103,15 +111,13 @@ def authenticate_key(session: Session, plaintext: str) -> ApiKey | None:
     return key
 
 
-def list_api_keys(session: Session) -> list[ApiKey]:
-    """Every owner's keys (for the CLI)."""
-    return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at)))
-
-
-def list_owner_api_keys(session: Session, owner: User, *, cursor: str | None = None,
+def list_owner_api_keys(session: Session, owner: User, *, every: bool = False, cursor: str | None = None,
                         limit: int = DEFAULT_LIMIT) -> Page[ApiKey]:
-    """``owner``'s keys, revoked ones included, newest first."""
-    return paginate(session, select(ApiKey).where(ApiKey.user_id == owner.id), ApiKey, cursor, limit)
+    """``owner``'s keys, revoked ones included, newest first; ``every`` user's for an admin."""
+    query = select(ApiKey).options(joinedload(ApiKey.user))
+    if every and not owner.is_admin:
+        raise Forbidden("only an admin lists every user's keys")
+    return paginate(session, query if every else query.where(ApiKey.user_id == owner.id), ApiKey, cursor, limit)
 
 
 def _revoke(key: ApiKey) -> ApiKey:
@@ -121,7 +127,7 @@ def _revoke(key: ApiKey) -> ApiKey:
 
 
 def revoke_api_key(session: Session, prefix: str) -> ApiKey:
-    """Revoke any owner's key by its prefix (for the CLI)."""
+    """Revoke any owner's key by its prefix."""
     key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix[:PREFIX_LENGTH]))
     if key is None:
         raise NotFound(f"no API key with prefix {prefix!r}")
@@ -129,8 +135,9 @@ def revoke_api_key(session: Session, prefix: str) -> ApiKey:
 
 
 def revoke_owner_api_key(session: Session, owner: User, key_id: uuid.UUID) -> ApiKey:
-    """Revoke one of ``owner``'s keys (the one in use too); another owner's key is NotFound."""
-    key = session.get(ApiKey, key_id)
-    if key is None or key.user_id != owner.id:
+    """Revoke one of ``owner``'s keys (the one in use too), or an admin any key; another
+    owner's key is NotFound."""
+    key = session.get(ApiKey, key_id, options=[joinedload(ApiKey.user)])
+    if key is None or (key.user_id != owner.id and not owner.is_admin):
         raise NotFound(f"API key {key_id} not found")
     return _revoke(key)

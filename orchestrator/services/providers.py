@@ -12,13 +12,10 @@ from orchestrator.config import Settings
 from orchestrator.crypto import KeyRing, seal_field
 from orchestrator.db import Credential, Endpoint, LLMModel, Provider, User
 from orchestrator.db.types import utcnow
-from orchestrator.nodes.base import NodeError
-from orchestrator.nodes.http import check_url
+from orchestrator.security.network import LLM_ALLOW_PRIVATE_HINT, NetworkError, check_url
 from orchestrator.services.errors import Invalid, NotFound, apply_changes, flush_unique, owned
 from orchestrator.services.pagination import DEFAULT_LIMIT, Page, list_owned, paginate
 from orchestrator.states import ProviderType
-
-LLM_ALLOW_PRIVATE_HINT = "set ORCHESTRATOR_LLM_ALLOW_PRIVATE=1 to allow private model endpoints"
 
 
 # providers
@@ -85,11 +82,9 @@ def _list_of_provider(session: Session, model: Any, owner: User, provider_id: uu
 
 def _check_base_url(settings: Settings, base_url: str) -> None:
     try:
-        check_url(base_url, allow_private=settings.llm_allow_private)
-    except NodeError as exc:
-        message = str(exc).replace("set ORCHESTRATOR_HTTP_ALLOW_PRIVATE=1 to allow private targets",
-                                   LLM_ALLOW_PRIVATE_HINT)
-        raise Invalid(f"base_url refused: {message}", {"base_url": [message]}) from None
+        check_url(base_url, allow_private=settings.llm_allow_private, hint=LLM_ALLOW_PRIVATE_HINT)
+    except NetworkError as exc:
+        raise Invalid(f"base_url refused: {exc}", {"base_url": [str(exc)]}) from None
 
 
 def _one_default(session: Session, endpoint: Endpoint) -> None:

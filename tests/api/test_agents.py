@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from orchestrator import cli
+from orchestrator.cli.main import main
 from orchestrator.agents.templates import BUILTIN_TEMPLATES
 from orchestrator.db import WorkflowTemplate
 from orchestrator.db.session import transaction
@@ -126,9 +126,9 @@ def test_templates_instantiate_and_count(client, other):
 
 
 def test_db_upgrade_installs_the_builtin_templates_once_and_updates_them(migrated_settings, capsys):
-    assert cli.main(["db", "upgrade"]) == 0
+    assert main(["db", "upgrade"]) == 0
     assert f"built-in templates: {len(BUILTIN_TEMPLATES)} added or updated" in capsys.readouterr().out
-    assert cli.main(["db", "upgrade"]) == 0
+    assert main(["db", "upgrade"]) == 0
     assert "built-in templates: 0 added or updated" in capsys.readouterr().out
     with transaction() as s:
         rows = s.scalars(select(WorkflowTemplate).where(WorkflowTemplate.is_builtin)).all()

@@ -1,4 +1,5 @@
-"""/api/v1/api-keys: the caller's own keys; listed without a hash, shown once, revocable; ownership."""
+"""/api/v1/api-keys: the caller's own keys (an admin's: anyone's); listed without a hash, shown once,
+revocable; ownership."""
 from __future__ import annotations
 
 import uuid
@@ -8,7 +9,7 @@ import pytest
 
 from tests.support.api import BOOTSTRAP_KEY
 
-KEY_FIELDS = {"id", "name", "prefix", "created_at", "last_used_at", "revoked_at"}
+KEY_FIELDS = {"id", "name", "prefix", "user_email", "created_at", "last_used_at", "revoked_at"}
 
 
 def test_list_has_the_callers_keys_without_a_hash(client, other):
@@ -66,14 +67,33 @@ def test_a_key_can_revoke_itself(stack, client):
 
 
 def test_another_owners_key_is_404(stack, client, other):
-    theirs = other.post("/api/v1/api-keys", json={"name": "theirs"}).json
-    for key_id in (theirs["id"], uuid.uuid4()):
-        response = client.delete(f"/api/v1/api-keys/{key_id}")
+    mine = client.post("/api/v1/api-keys", json={"name": "mine"}).json
+    for key_id in (mine["id"], uuid.uuid4()):
+        response = other.delete(f"/api/v1/api-keys/{key_id}")
         assert response.status_code == 404
         assert response.json == {"code": 404, "status": "Not Found", "message": f"API key {key_id} not found",
                                  "errors": {}}
-    assert theirs["id"] not in {key["id"] for key in client.get("/api/v1/api-keys").json["items"]}
-    assert stack.client(theirs["key"]).get("/api/v1/workflows").status_code == 200
+    assert mine["id"] not in {key["id"] for key in other.get("/api/v1/api-keys").json["items"]}
+    assert stack.client(mine["key"]).get("/api/v1/workflows").status_code == 200
+
+
+def test_an_admin_makes_lists_and_revokes_any_users_keys(stack, client, other):
+    made = client.post("/api/v1/api-keys", json={"name": "deploy", "user_email": "ops@example.com"})
+    assert made.status_code == 201 and made.json["user_email"] == "ops@example.com"
+    assert stack.client(made.json["key"]).get("/api/v1/api-keys").json["items"][0]["name"] == "deploy"
+    assert made.json["id"] not in {key["id"] for key in client.get("/api/v1/api-keys").json["items"]}
+    every = client.get("/api/v1/api-keys?all=true").json["items"]
+    assert {(key["name"], key["user_email"]) for key in every} >= {
+        ("deploy", "ops@example.com"), ("test", "other@example.com"), ("bootstrap", "admin@localhost")}
+    assert client.delete(f"/api/v1/api-keys/{made.json['id']}").json["revoked_at"] is not None
+    assert stack.client(made.json["key"]).get("/api/v1/api-keys").status_code == 401
+
+
+def test_only_an_admin_makes_other_users_keys_or_lists_everyones(other):
+    assert other.post("/api/v1/api-keys", json={"name": "x", "user_email": "else@example.com"}).status_code == 403
+    assert other.post("/api/v1/api-keys", json={"name": "x", "user_email": "other@example.com"}).status_code == 201
+    response = other.get("/api/v1/api-keys?all=true")
+    assert response.status_code == 403 and response.json["message"] == "only an admin lists every user's keys"
 
 
 @pytest.mark.parametrize("body, field", [({}, "name"), ({"name": ""}, "name"), ({"name": "x" * 101}, "name"),

@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from orchestrator.cli import main
-from orchestrator.db import AuditLog, User
-from tests.conftest import use_settings
+from orchestrator.db import User
 from tests.support.api import new_workflow, submit, workflow_fixture
 
 
@@ -77,18 +75,6 @@ def test_others_see_only_their_own_entries_and_an_admin_sees_all(stack, client, 
     mine = audit_actions(other)
     assert len(mine) == 1 and mine[0]["action"] == "workflow.create"
     assert len(audit_actions(client)) == 2
-
-
-def test_the_cli_audits_its_changes(stack, monkeypatch, capsys):
-    use_settings(monkeypatch, stack.engine.settings)
-    assert main(["api-keys", "create", "--name", "deploy", "--user", "ops@example.com"]) == 0
-    prefix = capsys.readouterr().out.split("created API key ")[1][:12]
-    assert main(["api-keys", "revoke", prefix]) == 0
-    with stack.engine.sessions() as s:
-        rows = s.scalars(select(AuditLog).order_by(AuditLog.created_at)).all()
-    assert [(r.action, r.user_id, r.client_address) for r in rows] == [
-        ("api_key.create", None, "cli"), ("api_key.revoke", None, "cli")]
-    assert rows[0].payload == {"name": "deploy", "user": "ops@example.com"}
 
 
 def test_a_license_lets_another_owner_run_the_workflow_until_it_is_revoked(stack, client, other):

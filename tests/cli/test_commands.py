@@ -1,15 +1,14 @@
-"""Each resource command against a real API server, as a table and with --json."""
+"""Each resource command against a real API server, as a table and with --json (a list as the
+API pages it: {items, next_cursor})."""
 from __future__ import annotations
 
 import io
-import json
 import os
+import re
 import uuid
 
-import pytest
 
-from orchestrator.cli import main
-from orchestrator.client import Client
+from orchestrator.cli.client import Client
 from orchestrator.nodes.base import NodeType
 from orchestrator.nodes.builtin import NoopNode
 from orchestrator.nodes import registry
@@ -17,16 +16,6 @@ from tests.support.api import BOOTSTRAP_KEY, WORKFLOWS
 
 CHAIN = str(WORKFLOWS / "chain.yaml")
 APPROVAL = str(WORKFLOWS / "approval.yaml")
-
-
-@pytest.fixture
-def cli(capsys, served):
-    def run(*args: str, code: int = 0):
-        result = main(list(args))
-        out, err = capsys.readouterr()
-        assert result == code, out + err
-        return json.loads(out) if "--json" in args else out + err
-    return run
 
 
 class _Broken(NodeType):
@@ -45,32 +34,49 @@ def test_workflows_create_list_show_publish_validate(cli, tmp_path):
     assert "created workflow" in cli("workflows", "create", CHAIN, "--name", "chain-2")
 
     listed = cli("workflows", "list", "--json")
-    assert {w["name"] for w in listed} == {"chain", "chain-2"}
+    assert listed["next_cursor"] is None and {w["name"] for w in listed["items"]} == {"chain", "chain-2"}
     table = cli("workflows", "list")
     assert "chain-2" in table and created["id"] in table and "draft" in table
 
     shown = cli("workflows", "show", created["id"], "--json")
     assert [v["version"] for v in shown["versions"]] == [1]
     assert [n["id"] for n in shown["definition"]["nodes"]] == ["a", "b", "c"]
-    table = cli("workflows", "show", created["id"])
+    table = cli("workflows", "show", "chain-2")                  # by name too
     assert "versions" in table and "nodes" in table and "transform" in table
 
     assert cli("workflows", "publish", created["id"], "--json")["published_version"] == 1
-    assert "version 1 published" in cli("workflows", "publish", created["id"], "--version", "1")
-    assert cli("workflows", "list", "--status", "published", "--json")[0]["id"] == created["id"]
+    assert "version 1 published" in cli("workflows", "publish", "chain", "--version", "1")
+    assert cli("workflows", "list", "--status", "published", "--json")["items"][0]["id"] == created["id"]
+    assert "no workflow named 'nope'" in cli("workflows", "show", "nope", code=2)
 
-    assert cli("workflows", "validate", CHAIN, "--json") == {"name": "chain", "nodes": ["a", "b", "c"], "warnings": []}
+
+def test_workflow_lists_page_with_limit_and_cursor(cli):
+    ids = [cli("workflows", "create", CHAIN, "--name", f"w{i}", "--json")["id"] for i in range(5)]
+    first = cli("workflows", "list", "--limit", "2", "--json")
+    assert [w["id"] for w in first["items"]] == ids[:-3:-1] and first["next_cursor"]
+    rest = cli("workflows", "list", "--limit", "10", "--cursor", first["next_cursor"], "--json")
+    assert [w["id"] for w in rest["items"]] == ids[-3::-1] and rest["next_cursor"] is None
+    assert f"more: --cursor {first['next_cursor']}" in cli("workflows", "list", "--limit", "2")
+
+
+def test_validate_checks_the_file_here_and_names_on_the_api(cli, tmp_path):
+    assert cli("workflows", "validate", CHAIN, "--json") == {
+        "name": "chain", "nodes": ["a", "b", "c"], "warnings": [], "checked_against": os.environ["ORCHESTRATOR_URL"]}
     typo = tmp_path / "typo.yaml"
     typo.write_text("name: typo\nnodes:\n  - {id: a, type: noop}\n"
-                    "  - {id: b, type: transform, config: {output: '{{ nodes.aa.output }}'}}\n")
-    assert "nodes.aa" in cli("workflows", "validate", str(typo), "--json")["warnings"][0]
+                    "  - {id: b, type: transform, config: {output: '{{ nodes.aa.output }}'}}\n"
+                    "  - {id: c, type: subworkflow, config: {workflow: child}}\n")
+    [unknown_node, no_child] = cli("workflows", "validate", str(typo), "--json")["warnings"]
+    assert "nodes.aa" in unknown_node and no_child.startswith("node c: no workflow named 'child' at http://127.0.0.1")
+    cli("workflows", "create", CHAIN, "--name", "child")
     out = cli("workflows", "validate", str(typo))
-    assert "valid: typo, 2 node(s)" in out and "warning:" in out and "nodes.aa" in out
+    assert "valid: typo, 3 node(s)" in out and out.count("warning:") == 1 and "nodes.aa" in out
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: bad\nnodes:\n  - {id: a, type: nope}\n")
     out = cli("workflows", "validate", str(bad), code=2)
-    assert out.startswith("error: POST /workflows/validate: 422") and "unknown node type 'nope'" in out
-    assert len(cli("workflows", "list", "--json")) == 2          # validating stored nothing
+    assert out == (f"error: {bad} is not a valid workflow: node 'a': unknown node type 'nope' (known: agent, delay, "
+                   "http_request, human_approval, llm, noop, subworkflow, team, tool, transform)\n")
+    assert [w["name"] for w in cli("workflows", "list", "--json")["items"]] == ["child"]   # nothing else stored
 
 
 def _submit(cli, path: str, input: dict | None = None) -> str:
@@ -79,22 +85,28 @@ def _submit(cli, path: str, input: dict | None = None) -> str:
     return Client(os.environ["ORCHESTRATOR_URL"], BOOTSTRAP_KEY).submit(workflow["id"], input or {})["id"]
 
 
-def test_executions_list_show_tail_and_control(cli, served):
+def test_executions_list_show_tail_and_control(cli, served, monkeypatch):
     done = _submit(cli, CHAIN, {"n": 1})
     served.run()
     waiting = _submit(cli, APPROVAL)
     served.run()
 
-    listed = cli("executions", "list", "--json")
+    listed = cli("executions", "list", "--json")["items"]
     assert {e["id"]: e["status"] for e in listed} == {done: "completed", waiting: "running"}
-    assert [e["id"] for e in cli("executions", "list", "--status", "completed", "--json")] == [done]
+    assert [e["id"] for e in cli("executions", "list", "--status", "completed", "--json")["items"]] == [done]
     table = cli("executions", "list")
     assert done in table and "completed" in table and "running" in table
+    assert "w-" in table and listed[0]["workflow_id"] not in table             # named by the workflow's name
+    monkeypatch.setenv("COLUMNS", "80")
+    narrow = cli("executions", "list").splitlines()
+    assert all(len(line) <= 80 for line in narrow)
+    assert any(done in line and "completed" in line for line in narrow)        # whole, to be copied
+    monkeypatch.setenv("COLUMNS", "250")
 
     shown = cli("executions", "show", done, "--json")
     assert shown["status"] == "completed" and [s["node_id"] for s in shown["steps"]] == ["a", "b", "c"]
     table = cli("executions", "show", done)
-    assert "steps" in table and f"execution {done}: completed" in table
+    assert "steps" in table and f"execution {done}: completed" in table and "workflow w-" in table
 
     tail = cli("executions", "tail", done)
     assert "✓ a" in tail and "✓ c" in tail and "completed" in tail
@@ -128,16 +140,16 @@ def test_executions_show_traceback_and_retry(cli, served, tmp_path, monkeypatch)
 def test_approvals_list_approve_reject(cli, served):
     first, second = _submit(cli, APPROVAL), _submit(cli, APPROVAL)
     served.run()
-    pending = cli("approvals", "list", "--json")
+    pending = cli("approvals", "list", "--json")["items"]
     assert {a["execution_id"] for a in pending} == {first, second}
     table = cli("approvals", "list")
-    assert "boss@example.com" in table and "pending" in table
+    assert "boss@example.com" in table and "pending" in table and "(in " in table    # expires in local time
     by_execution = {a["execution_id"]: a["id"] for a in pending}
     approved = cli("approvals", "approve", by_execution[first], "--data", '{"by": "cli"}', "--json")
     assert (approved["status"], approved["decision_data"]) == ("approved", {"by": "cli"})
     assert "rejected" in cli("approvals", "reject", by_execution[second])
-    assert cli("approvals", "list", "--json") == []
-    assert len(cli("approvals", "list", "--status", "all", "--json")) == 2
+    assert cli("approvals", "list", "--json") == {"items": [], "next_cursor": None}
+    assert len(cli("approvals", "list", "--status", "all", "--json")["items"]) == 2
     assert cli("approvals", "approve", by_execution[first], "--data", "[1", code=2).startswith("error: --data is not JSON")
 
 
@@ -148,10 +160,11 @@ def test_schedules_create_list_pause_resume(cli):
     assert (created["status"], created["input"], created["timezone"]) == ("active", {"n": 2}, "Europe/Paris")
     assert created["next_run_at"]
     table = cli("schedules", "list")
-    assert created["id"] in table and "*/5 * * * *" in table and "Europe/Paris" in table
+    assert created["id"] in table and "*/5 * * * *" in table and "Europe/Paris" in table and "chain" in table
     assert cli("schedules", "pause", created["id"], "--json")["status"] == "paused"
-    assert "active, next run 20" in cli("schedules", "resume", created["id"])
-    assert [s["id"] for s in cli("schedules", "list", "--workflow", workflow["id"], "--json")] == [created["id"]]
+    assert re.search(r"active, next run 20\d\d-\d\d-\d\d \d\d:\d\d:00 \(in \d+ (s|min)\)$",
+                     cli("schedules", "resume", created["id"]).strip())
+    assert [s["id"] for s in cli("schedules", "list", "--workflow", "chain", "--json")["items"]] == [created["id"]]
     out = cli("schedules", "create", workflow["id"], "--cron", "not cron", code=2)
     assert out.startswith("error: POST /workflows/") and "422" in out and out.count("\n") == 1
 
@@ -160,7 +173,7 @@ def test_secrets_set_list_delete(cli, monkeypatch):
     assert cli("secrets", "set", "API_TOKEN", "--value", "s3cr3t-value", "--json")["name"] == "API_TOKEN"
     monkeypatch.setattr("sys.stdin", io.StringIO("from-stdin\n"))
     assert "secret OTHER saved" in cli("secrets", "set", "OTHER")
-    listed = cli("secrets", "list", "--json")
+    listed = cli("secrets", "list", "--json")["items"]
     assert sorted(s["name"] for s in listed) == ["API_TOKEN", "OTHER"]
     assert all(set(s) == {"name", "created_at", "updated_at"} for s in listed)
     table = cli("secrets", "list")

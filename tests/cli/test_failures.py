@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from orchestrator.crypto import generate_key
 from tests.support.api import BOOTSTRAP_KEY, WORKFLOWS
 from tests.support.servers import free_port
 
@@ -44,7 +46,7 @@ def test_a_postgresql_database_that_does_not_exist(tmp_path, servers):
 
 
 def test_a_database_without_tables(tmp_path):
-    line = one_error_line(orchestrator(tmp_path, "api-keys", "list"))
+    line = one_error_line(orchestrator(tmp_path, "api-keys", "create", "--name", "first"))   # the local first key
     assert "no tables yet" in line and "orchestrator db upgrade" in line
 
 
@@ -68,9 +70,52 @@ def test_a_bad_key(tmp_path, served):
     assert "401" in line and "ORCHESTRATOR_API_KEY" in line
 
 
-def test_no_key_for_the_default_server(tmp_path):
-    line = one_error_line(orchestrator(tmp_path, "secrets", "list"))
+def test_no_key_for_a_named_server(tmp_path):
+    line = one_error_line(orchestrator(tmp_path, "secrets", "list", "--url", f"http://127.0.0.1:{free_port()}"))
     assert "no API key" in line and "--api-key" in line
+
+
+def test_no_server_for_a_database_that_is_not_the_embedded_one(tmp_path, servers):
+    # Only the embedded default gets an API started for a command: a deployment's is started by its operator.
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 8000)) == 0:
+            pytest.skip("something listens on 127.0.0.1:8000, the default API address, on this machine")
+    line = one_error_line(orchestrator(tmp_path, "workflows", "list", DATABASE_URL=servers.create_database(),
+                                       ORCHESTRATOR_API_KEY="ork_x", ORCHESTRATOR_URL=""))
+    assert "cannot reach the API at http://127.0.0.1:8000" in line and "orchestrator standalone" in line
+
+
+def test_run_says_why_the_api_is_not_ready(tmp_path):
+    line = one_error_line(orchestrator(tmp_path, "run", str(ROOT / "examples" / "approval.yaml"),
+                                       BROKER_URL=f"redis://127.0.0.1:{free_port()}/0",
+                                       ORCHESTRATOR_ENCRYPTION_KEYS=generate_key()))
+    assert line.startswith("error: broker is down: ") and "Connection refused" in line and "BROKER_URL" in line
+
+
+def test_version(tmp_path):
+    result = orchestrator(tmp_path, "--version")
+    assert result.returncode == 0 and re.fullmatch(r"orchestrator \d+\.\d+\.\d+\n", result.stdout)
+
+
+@pytest.mark.parametrize("text, error", [
+    ("name: x\nnodes: [\n", "is not a valid workflow: not valid JSON or YAML: expected the node content"),
+    ("name: x\nnodes:\n  - {id: a, type: nope}\n", "is not a valid workflow: node 'a': unknown node type 'nope'"),
+])
+def test_validate_and_run_word_a_bad_file_alike_with_no_api(tmp_path, text, error):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    for command in ("run", "workflows validate"):
+        line = one_error_line(orchestrator(tmp_path, *command.split(), str(path)))
+        assert line.startswith(f"error: {path} {error}"), line
+    assert not (tmp_path / "data" / "logs").exists()            # nothing was started
+    line = one_error_line(orchestrator(tmp_path, "workflows", "validate", str(tmp_path / "nothing.yaml")))
+    assert line == f"error: cannot read {tmp_path / 'nothing.yaml'}: No such file or directory"
+
+
+def test_validate_without_an_api_says_what_it_did_not_check(tmp_path):
+    result = orchestrator(tmp_path, "workflows", "validate", str(ROOT / "examples" / "topic_map.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("valid: topic-map, ") and "not checked: no API answers" in result.stdout
 
 
 def test_ctrl_c_on_run_cancels_the_execution(tmp_path, served):

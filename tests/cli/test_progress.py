@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from orchestrator import progress
+from orchestrator.cli import progress
 
 LONG = ("refusing to connect to 127.0.0.1 (loopback address) for host 127.0.0.1; "
         "set ORCHESTRATOR_HTTP_ALLOW_PRIVATE=1 to allow private targets")

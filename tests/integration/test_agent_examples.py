@@ -16,11 +16,13 @@ pytestmark = pytest.mark.integration
 
 
 def make(target: str) -> dict:
-    """``make target`` with the virtual environment running these tests, never reinstalled here."""
+    """``make target`` with the virtual environment running these tests, never reinstalled here.
+    Its three configuration commands each start the data directory's API (3-5 s each on an idle
+    machine, 15-20 s on a loaded one), hence the long timeout."""
     venv = Path(sys.executable).parent.parent
     result = subprocess.run(["make", "-s", "-o", f"{venv}/bin/orchestrator", target, f"VENV={venv}",
                              f"EXAMPLE_PORT={free_port()}", f"LLM_PORT={free_port()}"],
-                            cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=120)
+                            cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout[result.stdout.index("\n{") + 1:])
 

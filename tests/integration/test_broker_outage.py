@@ -1,24 +1,30 @@
 """Workers survive the broker: Redis restarted, or away for several seconds, while the workers
 hold countdown messages (short delays, retry backoffs, parked model turns) unacknowledged.
 Every worker process stays up, consumes again once Redis is back, and every execution
-completes. Redis is private to this module (it is stopped); nothing is kept on its disk, so
-every message in it is lost and the sweeper sends them again."""
+completes. While it is away the API accepts submissions with one warning line, and the
+workers stop touching the file their health check reads. Redis is private to this module (it
+is stopped); nothing is kept on its disk, so every message in it is lost and the sweeper sends
+them again."""
 from __future__ import annotations
 
 import re
 import time
+import uuid
 from datetime import datetime, timezone
 
 import pytest
 import redis
+import requests
 
 from examples import llm_server as llm
-from examples.llm_server import LLMServer
 from orchestrator.services import providers
-from tests.support.servers import OwnRedis
+from tests.integration import test_llm_e2e as llm_e2e
+from tests.support.api import BOOTSTRAP_KEY
+from tests.support.servers import OwnRedis, free_port
 from tests.support.stack import finished, running_stack, state, submit
 
 pytestmark = pytest.mark.integration
+provider_server = llm_e2e.provider_server          # the offline model provider, this module's own
 RUNS = 6
 # Long enough for several rounds of a worker's reconnect loop (it tries again after 2 s, 4 s, ...).
 OUTAGE_SECONDS = 7
@@ -29,13 +35,6 @@ def broker():
     own = OwnRedis()
     yield own
     own.close()
-
-
-@pytest.fixture(scope="module")
-def provider_server():
-    server = LLMServer().start()
-    yield server
-    server.close()
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +51,12 @@ def stack(servers, broker, provider_server, tmp_path_factory):
                 providers.create_credential(s, running.engine.keyring, owner, provider.id,
                                             f"sk-broker-{i}-0123456789abcdef")
         yield running
+
+
+@pytest.fixture(scope="module")
+def api(stack) -> str:
+    """The API (gunicorn) of the stack, on the same private Redis."""
+    return stack.workers.start_api("api", free_port(), {"ORCHESTRATOR_BOOTSTRAP_API_KEY": BOOTSTRAP_KEY})
 
 
 def waits(stack, name: str, provider: str) -> dict:
@@ -98,12 +103,15 @@ def log(stack, worker: str) -> str:
     return (stack.workers.log_dir / f"worker-{worker}.log").read_text()
 
 
-def broker_away(stack, broker, ids, seconds: float) -> dict[str, str]:
-    """Stop Redis for ``seconds``, start it again, then check that every execution completed
-    and every worker process is up and consumed again; returns each worker's log since the stop."""
-    before = {name: len(log(stack, name)) for name in stack.workers.procs}
+def broker_away(stack, broker, ids, seconds: float, meanwhile=lambda: None) -> dict[str, str]:
+    """Stop Redis for ``seconds`` (doing ``meanwhile``), start it again, then check that every
+    execution of ``ids`` completed and every worker process is up and consumed again; returns
+    each worker's log since the stop."""
+    before = {name: len(log(stack, name)) for name in stack.workers.procs if name.startswith("w")}
     broker.close()
-    time.sleep(seconds)
+    stopped = time.monotonic()
+    meanwhile()
+    time.sleep(max(0.0, seconds - (time.monotonic() - stopped)))
     broker.start()
     for execution_id in ids:
         execution, steps, _ = finished(stack, execution_id, timeout=60)
@@ -124,7 +132,27 @@ def test_a_redis_restart_with_countdown_messages_in_flight(stack, broker, provid
     broker_away(stack, broker, ids, 0)
 
 
-def test_a_broker_outage_of_several_seconds(stack, broker, provider_server):
+def test_a_broker_outage_of_several_seconds(stack, broker, provider_server, api):
+    api, auth = f"{api}/api/v1", {"Authorization": f"Bearer {BOOTSTRAP_KEY}"}
+    workflow = requests.post(f"{api}/workflows", headers=auth, timeout=10, json={"definition": {
+        "name": "during", "nodes": [{"id": "a", "type": "noop"}]}}).json()
+    requests.post(f"{api}/workflows/{workflow['id']}/publish", headers=auth, timeout=10).raise_for_status()
+    alive = stack.engine.settings.data_dir / "worker.alive"
     ids = start_waiting(stack, broker, provider_server, "outage")
-    for name, text in broker_away(stack, broker, ids, OUTAGE_SECONDS).items():
+    assert time.time() - alive.stat().st_mtime < 10                  # touched while consuming
+
+    def submit_meanwhile() -> None:
+        time.sleep(1)                                                # the workers have seen it go
+        touched = alive.stat().st_mtime
+        for _ in range(7):
+            accepted = requests.post(f"{api}/workflows/{workflow['id']}/executions", headers=auth, timeout=30,
+                                     json={"input": {}})
+            assert accepted.status_code == 202, accepted.text
+            ids.append(uuid.UUID(accepted.json()["id"]))
+        assert alive.stat().st_mtime == touched                     # no consumer touches it meanwhile
+
+    for name, text in broker_away(stack, broker, ids, OUTAGE_SECONDS, submit_meanwhile).items():
         assert text.count("Trying again in") >= 3, f"worker {name}: {text[-3000:]}"
+    api_log = (stack.workers.log_dir / "api-api.log").read_text()
+    assert "Traceback" not in api_log and api_log.count("broker unavailable") == 1, api_log[-3000:]
+    assert time.time() - alive.stat().st_mtime < 10                  # consuming again

@@ -41,6 +41,21 @@ def test_every_long_running_service_is_restarted_when_it_exits():
             assert service.get("restart") in ("always", "unless-stopped"), name
 
 
+def test_api_workers_and_beat_run_as_process_groups_with_light_health_checks():
+    """orchestrator.procgroup owns each one's metrics directory; a health check starts no
+    process that imports Celery and the app."""
+    group = ["python", "-m", "orchestrator.procgroup"]
+    for name in ("api", "worker", "beat"):
+        assert SERVICES[name]["command"][:3] == group, name
+        assert "celery" not in " ".join(SERVICES[name]["healthcheck"]["test"]), name
+    assert "/data/worker.alive" in " ".join(SERVICES["worker"]["healthcheck"]["test"])
+    assert re.search(r'^CMD \["python", "-m", "orchestrator.procgroup", "gunicorn"', DOCKERFILE, re.M)
+    assert "PROMETHEUS_MULTIPROC_DIR" not in DOCKERFILE                 # no fixed directory that outlives a run
+    procfile = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line)
+    for name in ("web", "worker", "beat"):
+        assert procfile[name].startswith("exec python -m orchestrator.procgroup "), name
+
+
 def test_no_secret_is_written_in_the_compose_file():
     for name, service in SERVICES.items():
         for key, value in (service.get("environment") or {}).items():

@@ -2,10 +2,13 @@
 Procfile worker's own endpoint, checked by promtool; scrape time independent of history."""
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import statistics
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -15,7 +18,7 @@ from sqlalchemy import text
 from orchestrator.services import workflows
 from tests.support.api import BOOTSTRAP_KEY, workflow_fixture
 from tests.support.servers import free_port
-from tests.support.stack import running_stack
+from tests.support.stack import finished, running_stack, submit
 
 pytestmark = pytest.mark.integration
 WEB_WORKERS = 4
@@ -66,16 +69,51 @@ def test_api_figures_are_summed_over_the_gunicorn_workers_and_pass_promtool(depl
     for _ in range(2 * WEB_WORKERS):    # whichever worker answers, it answers for all
         exposition = scrape(web)
         assert samples(exposition)[posted] == 8
+    names = {name for name, _ in samples(exposition)}
+    assert not any(name.startswith(("orchestrator_step_", "orchestrator_schedule_fire")) for name in names)
     promtool(exposition)
 
 
 def test_a_worker_serves_its_metrics_and_they_pass_promtool(deployed):
-    _, _, worker = deployed
+    stack, _, worker = deployed
+    execution_id = submit(stack, {"name": "counted", "nodes": [{"id": "a", "type": "noop"}]})
+    assert finished(stack, execution_id)[0].status == "completed"
     exposition = scrape(worker)
     up = [labels for (name, labels), value in samples(exposition).items() if name == "orchestrator_worker_up"]
     assert len(up) == 1 and dict(up[0])["node"].startswith("worker-") and dict(up[0])["role"] == "worker"
     assert any(name == "orchestrator_build_info" for name, _ in samples(exposition))
+    families = {family.name for family in text_string_to_metric_families(exposition)}
+    assert "orchestrator_step_attempts" in families                         # what a worker produces
+    assert not families & {"orchestrator_api_request_duration_seconds", "orchestrator_executions_rate_limited",
+                           "orchestrator_schedule_misfires"}                # what only the API or beat does
     promtool(exposition)
+
+
+def metrics_dir(group: subprocess.Popen) -> Path:
+    """PROMETHEUS_MULTIPROC_DIR as the command of a Procfile process group sees it."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:                               # gone meanwhile
+            continue
+        if int(fields[1]) == group.pid:               # the parent's pid: the launcher's child
+            environ = (stat.parent / "environ").read_bytes().split(b"\0")
+            values = dict(item.decode().split("=", 1) for item in environ if b"=" in item)
+            return Path(values["PROMETHEUS_MULTIPROC_DIR"])
+    raise LookupError(f"no child of {group.pid}")
+
+
+def test_each_process_group_has_its_own_metrics_directory_removed_at_exit(deployed):
+    stack, _, _ = deployed
+    port = free_port()
+    stack.workers.start_procfile("web2", "web", b"Booting worker", {"PORT": str(port), "WEB_CONCURRENCY": "1"})
+    web = stack.workers.procs.pop("web2")
+    mine = metrics_dir(web)
+    assert mine != metrics_dir(stack.workers.procs["worker"]) and mine.is_dir()
+    assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
+    assert any(mine.iterdir())                                # the gunicorn worker's counter files
+    os.killpg(web.pid, signal.SIGTERM)
+    assert web.wait(30) == 0 and not mine.exists()
 
 
 def add_history(stack, rows: int) -> None:

@@ -1,19 +1,26 @@
 """Migrations go up, down and up again on both databases, and agree with the models."""
+import os
+import subprocess
+import sys
 import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, text
 
 from orchestrator.db.migrate import alembic_config, upgrade_database
 from orchestrator.db import Base, LedgerEntry, UsageMetric
 from orchestrator.db.session import get_engine
 from tests.conftest import make_settings, use_settings
 from tests.integration.test_schema import make_workflow
+from tests.support.workers import ROOT
 
 
 def _downgrade_base():
@@ -85,3 +92,19 @@ def test_the_ledger_goes_down_into_usage_metrics_and_the_days_counters(migrated_
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM usage_counters")).scalar() == 0
         assert conn.execute(text("SELECT count(*) FROM llm_ledger")).scalar() == 0
+
+
+def test_the_alembic_command_of_a_checkout_runs_the_package_migrations(tmp_path):
+    """The top-level alembic.ini and alembic/ (the design's layout) migrate with the versions
+    that ship in the package."""
+    heads = ScriptDirectory.from_config(Config(str(ROOT / "alembic.ini"))).get_heads()
+    assert heads == ScriptDirectory.from_config(alembic_config()).get_heads()
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    done = subprocess.run([Path(sys.executable).parent / "alembic", "upgrade", "head"], cwd=ROOT, capture_output=True,
+                          text=True, env={**os.environ, "DATABASE_URL": url, "ORCHESTRATOR_DATA_DIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert [MigrationContext.configure(conn).get_current_revision()] == heads
+    assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
+    engine.dispose()

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from orchestrator.crypto import generate_key
-from orchestrator.standalone import api_ready
+from orchestrator.cli.standalone import api_ready
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.integration
@@ -134,9 +134,15 @@ def test_standalone_end_to_end_and_data_survives_a_restart(tmp_path):
                 break
             time.sleep(0.2)
         assert body["status"] == "completed" and body["output"] == {"a": {"n": 42}}
+        # The CLI on the same data directory uses this standalone, on whatever port it runs.
+        listed = run_cli(tmp_path, "executions", "list", "--json")
+        assert [e["id"] for e in json.loads(listed.stdout)["items"]] == [execution["id"]], listed.stderr
+        checked = run_cli(tmp_path, "workflows", "validate", "examples/topic_map.yaml", "--json")
+        assert json.loads(checked.stdout)["checked_against"] == f"http://127.0.0.1:{port}"
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0                            # Ctrl-C stops everything cleanly
+    assert not (tmp_path / "data" / "standalone-url").exists()
     proc, again = _start_standalone(tmp_path, port)
     try:
         assert again == key

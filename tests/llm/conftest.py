@@ -55,10 +55,10 @@ class World:
 
     def provider(self, name: str = "acme", type: str = "openai", *, keys: tuple[str, ...] = ("sk-acme-key-one-0001",),
                  models: dict[str, tuple[float | None, float | None]] | None = None, retry_count: int = 2,
-                 timeout_read: float = 5.0, **credential: Any) -> uuid.UUID:
-        """A provider on the offline server with an endpoint, models {model_id: (input, output price)}
-        and one credential per key (aliases k1, k2, ...)."""
-        base_url = f"{self.server.url}/v1" if type != "anthropic" else self.server.url
+                 timeout_read: float = 5.0, base_url: str | None = None, **credential: Any) -> uuid.UUID:
+        """A provider on the offline server (or at ``base_url``) with an endpoint, models {model_id:
+        (input, output price)} and one credential per key (aliases k1, k2, ...)."""
+        base_url = base_url or (f"{self.server.url}/v1" if type != "anthropic" else self.server.url)
         with self.sessions.begin() as s:
             owner = s.merge(self.owner)
             provider = providers.create_provider(s, owner, name, type)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -298,3 +299,24 @@ def test_calls_are_stored_redacted(world):
         assert secret not in text
     assert "[REDACTED:email]" in text and "Bearer [REDACTED]" in text and "[REDACTED:phone]" in text
     assert turns.output["text"] == "mail ops@example.org"      # the output itself is the node's answer
+
+
+# size
+
+@pytest.mark.timeout(60)
+def test_a_900_kb_prompt_of_one_word_is_answered_and_recorded_promptly(world):
+    """Masking e-mail addresses in it used to take minutes (a quadratic pattern)."""
+    world.provider()
+    prompt = "x" * 900_000
+    turns = world.run({**ASK, "prompt": prompt})
+    assert turns.output["text"] == "offline reply to: " + "x" * 200
+    assert turns.calls[0].request["messages"] == [{"role": "user", "content": prompt}]
+
+
+def test_messages_over_the_prompt_limit_fail_naming_the_setting(world):
+    world.provider()
+    world.settings = replace(world.settings, llm_max_prompt_chars=1000)
+    turns = world.run({**ASK, "system": "Be brief.", "prompt": "y" * 992})
+    assert str(turns.error) == ("the messages for acme/m1 hold 1,001 characters, over ORCHESTRATOR_LLM_MAX_PROMPT_CHARS "
+                                "(1,000): shorten the prompt or raise the limit")
+    assert turns.error.retryable is False and world.server.requests == []

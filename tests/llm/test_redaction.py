@@ -20,3 +20,10 @@ def test_known_shapes_are_masked_and_ordinary_text_is_not():
 
 def test_short_secrets_are_not_masked_alone():
     assert Redactor(["abc"]).text("abc abcdef") == "abc abcdef"
+
+
+def test_an_address_inside_a_long_run_of_name_characters_is_still_masked():
+    """The e-mail pattern starts only where a run of name characters starts (linear time); an
+    address glued to such a run is masked with it, as before."""
+    assert Redactor().text("x" * 50 + "y@example.com, (z@example.org)") == \
+        "[REDACTED:email], ([REDACTED:email])"

@@ -1,4 +1,5 @@
-"""A real local HTTP server for http_request tests (127.0.0.1, a free port, its own thread)."""
+"""A real local HTTP server for http_request tests (127.0.0.1, a free port, its own thread); it
+counts every request (``hits``), so a test can tell that nothing reached it."""
 from __future__ import annotations
 
 import json
@@ -47,8 +48,8 @@ class _Handler(BaseHTTPRequestHandler):
 class LocalHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.hits: Counter[str] = Counter()
         self.idempotency_keys: list[str | None] = []
         self.authorizations: list[str | None] = []

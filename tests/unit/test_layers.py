@@ -28,6 +28,7 @@ def tree(tmp_path):
     ("orchestrator/engine/graph.py", "from orchestrator.services import executions", "orchestrator.engine is not allowed to import orchestrator.services"),
     ("orchestrator/engine/core.py", "import celery", "The core imports neither Flask nor Celery BROKEN"),
     ("orchestrator/db/base.py", "from orchestrator import engine", "orchestrator.db is not allowed to import orchestrator.engine"),
+    ("orchestrator/cli/client.py", "from orchestrator.cli import remote", "orchestrator.cli.client is not allowed to import orchestrator.cli.remote"),
 ])
 def test_a_broken_layer_fails_the_contract(tree, module, line, broken):
     assert _lint(tree).returncode == 0

@@ -7,8 +7,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from orchestrator import metrics
 
 
-def served() -> dict[tuple, float]:
-    text = generate_latest(metrics.scrape_registry()).decode()
+def exported(kind: str) -> set[str]:
+    text = generate_latest(metrics.scrape_registry(kind)).decode()
+    return {family.name for family in text_string_to_metric_families(text) if family.name.startswith("orchestrator_")}
+
+
+def served(kind: str = "worker") -> dict[tuple, float]:
+    text = generate_latest(metrics.scrape_registry(kind)).decode()
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(text) for s in family.samples}
 
@@ -35,15 +40,28 @@ def test_attempts_failures_and_retries_by_node_type():
 
 
 def test_executions_recoveries_and_schedules():
-    before = served()
+    before, before_beat = served(), served("beat")
     metrics.execution_ended("completed", 1.5)
     metrics.execution_ended("cancelled", None)          # never started: no duration
     metrics.step_recovered("lease_expired")
     metrics.schedule_fired(-0.01)                        # a slot fired a hair early counts as on time
     metrics.schedule_misfired("skip")
-    after = served()
+    after, after_beat = served(), served("beat")
     assert delta(before, after, "orchestrator_execution_duration_seconds_count", status="completed") == 1
     assert delta(before, after, "orchestrator_execution_duration_seconds_count", status="cancelled") == 0
     assert delta(before, after, "orchestrator_sweeper_recoveries_total", reason="lease_expired") == 1
-    assert delta(before, after, "orchestrator_schedule_fire_delay_seconds_bucket", le="0.01") == 1
-    assert delta(before, after, "orchestrator_schedule_misfires_total", policy="skip") == 1
+    assert delta(before_beat, after_beat, "orchestrator_schedule_fire_delay_seconds_bucket", le="0.01") == 1
+    assert delta(before_beat, after_beat, "orchestrator_schedule_misfires_total", policy="skip") == 1
+
+
+def test_each_kind_of_process_exports_the_families_it_produces():
+    metrics.attempt_ended("probe", 0.1, failed=False)       # counted in this process, where every family lives
+    metrics.schedule_misfired("skip")
+    api, worker, beat = exported("api"), exported("worker"), exported("beat")
+    steps = {"orchestrator_step_attempts", "orchestrator_step_duration_seconds", "orchestrator_sweeper_recoveries"}
+    schedules = {"orchestrator_schedule_fire_delay_seconds", "orchestrator_schedule_misfires"}
+    assert steps <= worker and not (steps & (api | beat))
+    assert schedules <= beat and not (schedules & (api | worker))
+    assert "orchestrator_api_request_duration_seconds" in api and not ({"orchestrator_api_request_duration_seconds",
+                                                                        "orchestrator_executions_rate_limited"} & worker)
+    assert {"orchestrator_executions_submitted", "orchestrator_build_info"} <= api & worker & beat

@@ -10,13 +10,17 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import httpx2
 import pytest
 from marshmallow import Schema, ValidationError
 
 from orchestrator.nodes import NodeContext, NodeError, NodeType, Suspend, UnknownNodeType, get_node_type, node_types, register
-from orchestrator.nodes import http, registry
+from orchestrator.nodes import registry
 from orchestrator.nodes.builtin import DelayNode, HumanApprovalNode, NoopNode, TransformNode
-from orchestrator.nodes.http import HttpRequestNode, blocked_reason, check_url, safe_request
+from orchestrator.nodes.http import HttpRequestNode
+from orchestrator.security import network
+from orchestrator.security.network import NetworkError, blocked_reason, check_url, safe_request
+from orchestrator.security.pinned_httpx import pinned_client
 from orchestrator.storable import check_storable
 
 BUILT_INS = {"noop", "transform", "delay", "human_approval", "http_request"}
@@ -120,13 +124,13 @@ def resolve_to(monkeypatch, mapping: dict[str, list[str]]):
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port)) for address in mapping[host]]
         return real(host, port, *args, **kwargs)
 
-    monkeypatch.setattr(http.socket, "getaddrinfo", fake)
+    monkeypatch.setattr(network.socket, "getaddrinfo", fake)
 
 
 def treat_loopback_ipv4_as_public(monkeypatch):
     """The test server is on 127.0.0.1; let it count as public so only later hops are judged."""
     real = blocked_reason
-    monkeypatch.setattr(http, "blocked_reason", lambda ip: None if str(ip) == "127.0.0.1" else real(ip))
+    monkeypatch.setattr(network, "blocked_reason", lambda ip: None if str(ip) == "127.0.0.1" else real(ip))
 
 
 # --- registry ---------------------------------------------------------------------------
@@ -323,13 +327,13 @@ def test_a_network_failure_is_retried():
 
 def test_a_name_resolving_to_loopback_is_refused(monkeypatch):
     resolve_to(monkeypatch, {"internal.example.test": ["127.0.0.1"]})
-    with pytest.raises(NodeError, match=r"refusing to connect to 127\.0\.0\.1 \(loopback address\) for host internal\.example\.test"):
+    with pytest.raises(NetworkError, match=r"refusing to connect to 127\.0\.0\.1 \(loopback address\) for host internal\.example\.test"):
         check_url("http://internal.example.test/", allow_private=False)
 
 
 def test_any_private_address_among_several_is_refused(monkeypatch):
     resolve_to(monkeypatch, {"mixed.example.test": ["93.184.216.34", "10.1.2.3"]})
-    with pytest.raises(NodeError, match=r"10\.1\.2\.3 \(private address\)"):
+    with pytest.raises(NetworkError, match=r"10\.1\.2\.3 \(private address\)"):
         check_url("https://mixed.example.test/", allow_private=False)
     assert check_url("https://mixed.example.test/", allow_private=True) == "93.184.216.34"
 
@@ -397,7 +401,7 @@ def test_the_connection_goes_to_the_checked_address(server, monkeypatch):
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers, "127.0.0.2"), port))]
         return real(host, port, *args, **kwargs)
 
-    monkeypatch.setattr(http.socket, "getaddrinfo", rebinding)
+    monkeypatch.setattr(network.socket, "getaddrinfo", rebinding)
     echoed = fetch({"url": f"http://api.example.test:{port}/echo", "timeout_seconds": 2})["json"]
     assert echoed["headers"]["Host"] == f"api.example.test:{port}"
     assert next(answers, None) is None  # the checked answer was consumed by the check
@@ -431,7 +435,7 @@ def test_credentials_are_not_sent_to_another_host_after_a_redirect(server, monke
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/f", "gopher://127.0.0.1:70/x"])
 def test_other_schemes_are_refused(url):
-    with pytest.raises(NodeError, match="only http and https URLs are allowed"):
+    with pytest.raises(NetworkError, match="only http and https URLs are allowed"):
         safe_request("GET", url, allow_private=True, timeout=1)
     with pytest.raises(ValidationError, match="Not a valid URL"):
         HttpRequestNode.config_schema().load({"url": url})
@@ -486,13 +490,13 @@ def test_unresolvable_host(monkeypatch):
     def fail(*args, **kwargs):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
-    monkeypatch.setattr(http.socket, "getaddrinfo", fail)
-    with pytest.raises(NodeError, match="cannot resolve host 'nowhere.example.test'"):
+    monkeypatch.setattr(network.socket, "getaddrinfo", fail)
+    with pytest.raises(NetworkError, match="cannot resolve host 'nowhere.example.test'"):
         check_url("http://nowhere.example.test/", allow_private=False)
 
 
 def test_response_size_is_capped(server, monkeypatch):
-    monkeypatch.setattr(http, "MAX_RESPONSE_BYTES", 10)
+    monkeypatch.setattr(network, "MAX_RESPONSE_BYTES", 10)
     with pytest.raises(NodeError, match="larger than 10 bytes"):
         fetch({"url": f"{server}/json"})
 
@@ -585,7 +589,7 @@ def test_https_goes_to_the_checked_address_and_verifies_the_urls_host(https_serv
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers, "127.0.0.2"), port))]
         return real(host, port, *args, **kwargs)
 
-    monkeypatch.setattr(http.socket, "getaddrinfo", rebinding)
+    monkeypatch.setattr(network.socket, "getaddrinfo", rebinding)
     echoed = fetch({"url": f"https://api.example.test:{https_server}/echo", "timeout_seconds": 5})["json"]
     assert echoed["headers"]["Host"] == f"api.example.test:{https_server}"
 
@@ -593,3 +597,33 @@ def test_https_goes_to_the_checked_address_and_verifies_the_urls_host(https_serv
     with pytest.raises(NodeError, match="certificate") as refused:
         fetch({"url": f"https://other.example.test:{https_server}/echo", "timeout_seconds": 5})
     assert "other.example.test" in str(refused.value)
+
+
+def test_the_model_sdks_client_goes_to_the_checked_address_over_https(https_server, tmp_path, monkeypatch):
+    """The httpx client under the model SDKs: the same rebinding over HTTPS goes to the checked
+    address with SNI and the certificate check on the URL's host; a new connection (this server
+    closes each one) is resolved again; a certificate for another host is refused."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))      # trust the test CA
+    answers = iter(["127.0.0.1"])
+    real = network.resolve
+    monkeypatch.setattr(network, "resolve", lambda host, port: [next(answers, "127.0.0.2")]
+                        if host.endswith(".example.test") else real(host, port))
+    with pinned_client(allow_private=True, hint="", timeout=httpx2.Timeout(5)) as client:
+        echoed = client.get(f"https://api.example.test:{https_server}/echo").json()
+        assert echoed["headers"]["Host"] == f"api.example.test:{https_server}"
+        with pytest.raises(httpx2.ConnectError, match="Connection refused"):      # 127.0.0.2 now
+            client.get(f"https://api.example.test:{https_server}/json")
+        answers = iter(["127.0.0.1"])
+        with pytest.raises(httpx2.ConnectError, match="certificate"):
+            client.get(f"https://other.example.test:{https_server}/echo")
+    assert [r["path"] for r in Handler.received] == ["/echo"]
+
+
+def test_the_model_sdks_client_refuses_a_private_address_and_follows_no_redirect(server):
+    with pinned_client(allow_private=False, hint="the hint", timeout=httpx2.Timeout(5)) as client:
+        with pytest.raises(httpx2.ConnectError, match=r"refusing to connect to 127\.0\.0\.1 \(loopback address\) "
+                                                      r"for host 127\.0\.0\.1; the hint"):
+            client.get(f"{server}/json")
+    with pinned_client(allow_private=True, hint="", timeout=httpx2.Timeout(5)) as client:
+        assert client.get(f"{server}/redirect?code=307&to=/json").status_code == 307
+    assert [r["path"] for r in Handler.received] == ["/redirect"]

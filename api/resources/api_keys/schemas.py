@@ -6,19 +6,27 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from api.schemas import page_of
+from api.schemas import PageQuery, page_of
 from orchestrator.db import ApiKey
 
 
 class ApiKeyCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(1, 100),
                          metadata={"description": "What the key is for", "example": "laptop"})
+    user_email = fields.Email(validate=validate.Length(max=255), metadata={
+        "description": "Admins only: make the key for this user (created if new); default: yourself"})
+
+
+class ApiKeyQuery(PageQuery):
+    every = fields.Boolean(data_key="all", load_default=False,
+                           metadata={"description": "Admins only: every user's keys"})
 
 
 class ApiKeySchema(Schema):
     id = fields.UUID(required=True)
     name = fields.String(required=True)
     prefix = fields.String(required=True, metadata={"description": "The key's first characters, to recognise it"})
+    user_email = fields.String(required=True, attribute="user.email", metadata={"description": "Whose key it is"})
     created_at = fields.DateTime(required=True)
     last_used_at = fields.DateTime(required=True, allow_none=True)
     revoked_at = fields.DateTime(required=True, allow_none=True,

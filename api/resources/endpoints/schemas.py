@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from api.schemas import page_of
-from orchestrator.nodes.http import SCHEMES
+from orchestrator.security.network import SCHEMES
 
 
 BASE_URL_DOC = {"description": "e.g. https://api.openai.com/v1 or https://api.anthropic.com; a private address "

@@ -9,7 +9,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from orchestrator.client import Client
+from orchestrator.cli.client import Client
+from orchestrator.cli.tables import readable, until
 
 ERROR_WIDTH = 60       # an error longer than this is clipped in tables and printed in full below
 ERROR_MIN_WIDTH = 12
@@ -30,20 +31,32 @@ def follow(client: Client, execution_id: str, total_nodes: int, console: Console
             if kind in STEP_DONE and node not in done:
                 done.add(node)
                 progress.advance(bar)
-                note = f"  [dim]{event['message']}[/]" if event.get("message") and kind != "step_completed" else ""
-                progress.console.print(f"{STEP_DONE[kind]}[/] {node}{note}")
+                progress.console.print(f"{STEP_DONE[kind]}[/] {node}{_note(event) if kind != 'step_completed' else ''}")
             elif kind == "step_running":
                 progress.update(bar, description=f"running {node}" + (
                     f" (attempt {event['attempt']})" if (event.get("attempt") or 1) > 1 else ""))
             elif kind == "step_queued" and (event.get("attempt") or 1) > 1:
-                progress.console.print(f"[yellow]↻[/] {node}  [dim]{event.get('message') or 'retrying'}[/]")
+                progress.console.print(f"[yellow]↻[/] {node}{_note(event, 'retrying')}")
             elif kind == "step_waiting":
-                progress.console.print(f"[cyan]…[/] {node}  [dim]{event.get('message') or 'waiting'}[/]")
+                progress.console.print(f"[cyan]…[/] {node}{_note({'message': _waiting(event)})}")
                 progress.stop()             # a question asked under a live display would be drawn over
                 on_waiting(event)
                 progress.start()
             elif kind.startswith("execution_") and kind not in ("execution_pending", "execution_running"):
                 progress.update(bar, description=kind.removeprefix("execution_"))
+
+
+def _note(event: dict[str, Any], default: str = "") -> str:
+    """The event's message after a node's name, its times local."""
+    text = event.get("message") or default
+    return f"  [dim]{escape(readable(text))}[/]" if text else ""
+
+
+def _waiting(event: dict[str, Any]) -> str:
+    """What a step waits for, and until when a decision may come."""
+    said = event.get("message") or "waiting"
+    expires = (event.get("data") or {}).get("expires_at")
+    return f"{said}, expires {until(expires)}" if expires else said
 
 
 def clip(text: str | None, width: int = ERROR_WIDTH) -> str:
