@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orchestrator.db import ExecutionStep, LedgerEntry, UsageMetric, User
 from orchestrator.db.types import utcnow
-from orchestrator.llm.clients import DEFAULT_MAX_TOKENS, Request
+from orchestrator.llm.protocol import DEFAULT_MAX_TOKENS, Request, max_tokens
 from orchestrator.llm.resolution import Target
 from orchestrator.nodes.base import CallRecord, NodeContext, NodeError
 from orchestrator.states import StepStatus
@@ -55,8 +55,9 @@ def cost_of(prompt_tokens: int, completion_tokens: int, target: Target) -> Decim
 
 def worst_case(target: Target, request: Request) -> Decimal | None:
     """The most ``request`` may cost: its prompt (estimated) and the most tokens it may answer
-    (``max_tokens``, else the model's ``max_output_tokens``, else the default)."""
-    answer = request.params.get("max_tokens") or target.max_output_tokens or DEFAULT_MAX_TOKENS
+    (the limit in force: ``max_tokens``, else the model's ``max_output_tokens``; else, as an
+    estimate where the provider's own default applies, ``DEFAULT_MAX_TOKENS``)."""
+    answer = max_tokens(target, request) or DEFAULT_MAX_TOKENS
     sent = json.dumps([request.messages, request.tools, request.output_schema], default=str)
     return cost_of(math.ceil(len(sent) / CHARS_PER_TOKEN), int(answer), target)
 

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from orchestrator.db import ExecutionStep, LedgerEntry, UsageMetric, User
 from orchestrator.llm import ledger
-from orchestrator.llm.clients import DEFAULT_MAX_TOKENS, Request
+from orchestrator.llm.protocol import DEFAULT_MAX_TOKENS, Request
 from orchestrator.llm.resolution import resolve
 from orchestrator.nodes.base import CallRecord, NodeContext, NodeError
 from orchestrator.services import usage
