@@ -9,6 +9,7 @@ from api.context import Orchestrator
 from api.docs import ASSETS_URL, swagger_ui_assets
 from api.errors import Api, register_error_handlers
 from api.metrics import Metrics
+from api.retry import RetryingFlask, track_commits
 from api.operations import blp as operations
 from api.resources import (
     agents, api_keys, app_calls, approvals, apps, calls, credentials, endpoints, executions, governance, groups,
@@ -17,6 +18,7 @@ from api.resources import (
 )
 from orchestrator.composition import build_engine
 from orchestrator.config import Settings
+from orchestrator.db.session import session_factory
 from orchestrator.engine import Engine
 from orchestrator.services import audit
 from orchestrator.services.api_keys import ensure_api_key
@@ -38,11 +40,12 @@ def read_streamed_body() -> None:
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
-    """The API over ``engine`` (default: one that dispatches through Celery on the settings' broker)."""
+    """The API over ``engine`` (default: one that dispatches through Celery on the settings' broker,
+    its pool testing each connection before use: see ``api.retry``)."""
     settings = settings or (engine.settings if engine else Settings.from_env())
     celery = create_celery(settings)
-    engine = engine or build_engine(settings, CeleryDispatcher(celery))
-    app = Flask(__name__)
+    engine = engine or build_engine(settings, CeleryDispatcher(celery), session_factory(settings, pre_ping=True))
+    app = RetryingFlask(__name__)
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         API_TITLE="Orchestrator", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
@@ -58,6 +61,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.before_request(authenticate)
     app.teardown_request(stop_acting)
     audit.install(engine.sessions)
+    track_commits(engine.db)
     api = Api(app)
     api.spec.components.security_scheme(SCHEME, {"type": "http", "scheme": "bearer"})
     register_error_handlers(app)

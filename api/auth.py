@@ -15,7 +15,9 @@ from flask import current_app, g, request
 from flask_smorest import abort
 
 from api.context import transaction
+from api.retry import SECONDS
 from orchestrator.db import ApiKey, App
+from orchestrator.db.transient import run_again
 from orchestrator.services import api_keys, apps, audit
 from orchestrator.states import AppStatus
 
@@ -38,11 +40,15 @@ def app_only(view: F) -> F:
 
 
 def key_of(key: str | None) -> ApiKey | None:
-    """A valid API key's row (with its user), else None."""
+    """A valid API key's row (with its user), else None; run again after a transient database
+    error (it only refreshes ``last_used_at``)."""
     if not key or not key.isascii() or not key.isprintable():
         return None
-    with transaction() as session:
-        return api_keys.authenticate_key(session, key)
+
+    def once() -> ApiKey | None:
+        with transaction() as session:
+            return api_keys.authenticate_key(session, key)
+    return run_again(once, "authenticating a request", SECONDS)
 
 
 def authenticate() -> None:

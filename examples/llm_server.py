@@ -9,7 +9,10 @@ With nothing scripted it answers deterministically: ``offline reply to: <the las
 message>``, or, when the request asks for JSON valid against a schema (OpenAI
 ``response_format`` ``json_schema``, or a system prompt holding ``JSON Schema:`` followed by
 the schema), the smallest value that satisfies it, its strings taken from the last user message.
-Usage counts words. Tests script replies in order (``LLMServer.script``) and read the
+A request that offers tools and whose first user message holds ``[call <tool> <JSON
+arguments>]`` directives asks for those calls in order, one per answer (as many as the
+conversation holds no tool result for yet), then answers as above: agents run the same way
+however many run at once. Usage counts words. Tests script replies in order (``LLMServer.script``) and read the
 requests the server saw (``LLMServer.requests``); another process can do the same over HTTP:
 ``POST /_script`` with ``{"replies": [...]}`` and ``GET /_requests``.
 """
@@ -23,9 +26,10 @@ import socket
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import parse_qs
 
 SCHEMA_MARKER = "JSON Schema:"
@@ -172,7 +176,28 @@ def example_of(schema: dict[str, Any], source: str) -> Any:
     return None
 
 
+_DIRECTIVE = re.compile(r"\[call (\w+) (\{.*?\})\]")
+
+
+def _directed_call(request: SeenRequest) -> dict[str, Any] | None:
+    """The next tool call the first user message directs, when the request offers tools."""
+    if not request.body.get("tools"):
+        return None
+    first = next((m for m in request.messages if m.get("role") == "user"), None)
+    directives = _DIRECTIVE.findall(_content_text(first.get("content")) if first else "")
+    answered = sum(1 for m in request.messages if m.get("role") == "tool") + sum(
+        1 for m in request.messages if isinstance(m.get("content"), list)
+        for block in m["content"] if isinstance(block, dict) and block.get("type") == "tool_result")
+    if answered >= len(directives):
+        return None
+    name, arguments = directives[answered]
+    return tool_call(name, json.loads(arguments))
+
+
 def default_reply(request: SeenRequest) -> dict[str, Any]:
+    directed = _directed_call(request)
+    if directed is not None:
+        return directed
     question = _last_user_text(request)
     schema = _requested_schema(request)
     if schema is not None:
@@ -259,6 +284,12 @@ class _Handler(BaseHTTPRequestHandler):
         if protocol is None:
             return self._send(404, {"error": {"message": f"unknown path {path}", "type": "not_found"}})
         request = SeenRequest(protocol, path, {k.lower(): v for k, v in self.headers.items()}, body, parse_qs(query))
+        with self.server.answering():
+            self._answer(protocol, request)
+
+    def _answer(self, protocol: str, request: SeenRequest) -> None:
+        if self.server.latency and self.server.closing.wait(self.server.latency):
+            return
         reply = self.server.next_reply(request)
         while reply["kind"] in ("delay", "hang"):
             if reply["kind"] == "hang":
@@ -418,13 +449,16 @@ class LLMServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, port: int = 0, verbose: bool = False, host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int = 0, verbose: bool = False, host: str = "127.0.0.1", latency: float = 0.0) -> None:
+        """``latency``: the seconds every answer takes, as a real model's do."""
         super().__init__((host, port), _Handler)
         self.verbose = verbose
+        self.latency = latency
         self.closing = threading.Event()
         self._lock = threading.Lock()
         self._replies: list[dict[str, Any]] = []
         self.requests: list[SeenRequest] = []
+        self.in_flight = 0              # model requests being answered now
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     def start(self) -> "LLMServer":
@@ -446,6 +480,16 @@ class LLMServer(ThreadingHTTPServer):
                 if reply.get("model") in (None, request.model):
                     return self._replies.pop(i)
         return default_reply(request)
+
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        with self._lock:
+            self.in_flight += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.in_flight -= 1
 
     def record(self, request: SeenRequest) -> None:
         """A request that is being answered (a hung one, or one whose caller left while it

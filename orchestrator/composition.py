@@ -2,9 +2,7 @@
 transition hooks. The API app factory, the worker, beat and the CLI call ``build_engine``."""
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,11 +12,11 @@ from orchestrator.config import Settings
 from orchestrator.crypto import KeyRing, load_keyring
 from orchestrator.engine import Dispatcher, Engine, Transaction
 from orchestrator.engine.sql import Row
-from orchestrator.llm import account
-from orchestrator.nodes.base import NodeContext, NodeError
+from orchestrator.llm import account, ledger
+from orchestrator.nodes.base import NodeContext
 from orchestrator.nodes.registry import node_types
 from orchestrator.schedules.bookkeeping import on_execution_ended
-from orchestrator.services import audit, limits
+from orchestrator.services import audit
 from orchestrator.services.artifacts import store_artifacts
 from orchestrator.services.children import cancel_children, finish_child, start_children
 
@@ -31,29 +29,24 @@ class NodeServices:
     keyring: KeyRing
     settings: Settings
 
-    def check_budget(self, owner_id: uuid.UUID) -> None:
-        """Before a model call: ``budget_exceeded`` (no retry) once the owner's
-        max_llm_cost_per_day is spent for today."""
-        with self.sessions() as session:
-            try:
-                limits.check_budget(session, owner_id)
-            except limits.BudgetExceeded as exc:
-                raise NodeError(exc.message, retryable=False) from None
-
 
 def account_turn(txn: Transaction, step: Row, ctx: NodeContext, output: Any) -> None:
-    """Usage metrics, structured outputs and memory of a turn's model calls, and their cost
-    against the owner's daily budget, in the turn's commit."""
+    """A turn's model calls settled in the ledger, with its structured output and memory, in
+    the turn's commit."""
     account(txn.session, txn.engine.keyring, ctx, output)
-    costs = [Decimal(str(c.cost)) for c in ctx.calls if c.kind == "llm" and c.cost is not None]
-    if costs:
-        limits.add_llm_cost(txn.session, txn.execution.owner_id, sum(costs, Decimal(0)))
+
+
+def roll_up_usage(engine: Engine) -> bool:
+    """Finished days of the LLM ledger summed into usage_metrics (see ``ledger.roll_up``)."""
+    return ledger.roll_up(engine.sessions)
 
 
 def count_execution_end(txn: Transaction) -> None:
-    """Executions ended, by status, and how long they took (Prometheus)."""
-    metrics.execution_ended(txn.execution.status, (txn.execution.duration_ms or 0) / 1000
-                            if txn.execution.duration_ms is not None else None)
+    """Executions ended, by status, and how long they took (Prometheus), once the end is
+    committed (a transaction run again after a deadlock counts once)."""
+    status, duration_ms = txn.execution.status, txn.execution.duration_ms
+    txn.outbox.callbacks.append(lambda: metrics.execution_ended(
+        status, duration_ms / 1000 if duration_ms is not None else None))
 
 
 def audit_change(txn: Transaction) -> None:
@@ -68,6 +61,7 @@ def build_engine(settings: Settings, dispatcher: Dispatcher, sessions: sessionma
     engine.hooks.suspended.append(start_children)
     engine.hooks.turn_recorded += [account_turn, store_artifacts]
     engine.hooks.committing.append(audit_change)
+    engine.hooks.maintenance.append(roll_up_usage)
     engine.services = NodeServices(engine.sessions, engine.keyring, settings)
     # Load the node-type plugins now (the model SDKs take seconds to import), not after a step
     # is claimed, when the import would run down its lease and the step be taken for lost.

@@ -186,7 +186,6 @@ class UsageKind(_Status):
     """What usage_counters counts, each over its own period."""
 
     EXECUTIONS = "executions"       # per minute
-    LLM_COST = "llm_cost"           # per day
 
 
 EXECUTION_TERMINAL = frozenset(

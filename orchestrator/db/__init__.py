@@ -16,7 +16,7 @@ from orchestrator.db.executions import (
 )
 from orchestrator.db.governance import AuditLog, License, UsageCounter
 from orchestrator.db.lineage import ExecutionArtifact, ExecutionLineage
-from orchestrator.db.llm import Endpoint, LLMModel, UsageMetric, WorkflowNodeHistory
+from orchestrator.db.llm import Endpoint, LedgerEntry, LLMModel, UsageMetric, WorkflowNodeHistory
 from orchestrator.db.schedules import ScheduledWorkflow, ScheduleFire
 from orchestrator.db.secrets import Secret
 from orchestrator.db.workflows import Edge, Node, Workflow, WorkflowSnapshot, WorkflowTemplate, WorkflowVersion
@@ -24,8 +24,9 @@ from orchestrator.db.workflows import Edge, Node, Workflow, WorkflowSnapshot, Wo
 __all__ = [
     "A2AMessage", "Agent", "ApiKey", "App", "AppKey", "AppLicense", "AuditLog", "Base", "Credential", "Edge",
     "Endpoint", "Execution", "ExecutionArtifact", "ExecutionEvent", "ExecutionLineage", "ExecutionStep",
-    "HumanApproval", "License", "LLMModel", "Node", "Provider", "ScheduleFire", "ScheduledWorkflow", "Secret",
-    "SharedContext", "Squad", "SquadMember", "StepCall", "StepCheckpoint", "StructuredOutput", "Team", "Tool",
-    "UsageCounter", "UsageMetric", "User", "Workflow", "WorkflowGroup", "WorkflowNodeHistory", "WorkflowSnapshot",
+    "HumanApproval", "LedgerEntry", "License", "LLMModel", "Node", "Provider", "ScheduleFire", "ScheduledWorkflow",
+    "Secret", "SharedContext", "Squad", "SquadMember", "StepCall", "StepCheckpoint", "StructuredOutput", "Team",
+    "Tool", "UsageCounter", "UsageMetric", "User", "Workflow", "WorkflowGroup", "WorkflowNodeHistory",
+    "WorkflowSnapshot",
     "WorkflowTemplate", "WorkflowVersion",
 ]

@@ -1,5 +1,5 @@
-"""The LLM layer's tables: a provider's endpoints and models, usage per
-day, and the question/answer history that gives an ``llm`` node its memory."""
+"""The LLM layer's tables: a provider's endpoints and models, the ledger of model requests and
+usage per day, and the question/answer history that gives an ``llm`` node its memory."""
 from __future__ import annotations
 
 import uuid
@@ -8,11 +8,11 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Date, Float, ForeignKey, Index, Integer, LargeBinary, Numeric, String, \
-    UniqueConstraint, Uuid
+    UniqueConstraint, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orchestrator.db.base import Base, created_at, one_of, updated_at, uuid_pk
-from orchestrator.db.types import JSONType
+from orchestrator.db.types import JSONType, UTCDateTime
 from orchestrator.states import ModelStatus, ModelType
 
 PRICE = Numeric(18, 8)
@@ -66,9 +66,48 @@ class LLMModel(Base):
     updated_at: Mapped[datetime] = updated_at()
 
 
+_OPEN = "settled_at IS NULL"
+
+
+class LedgerEntry(Base):
+    """One model request (``id``: its ``step_calls`` row's). Written before the request is
+    sent, in a short transaction of its own: ``reserved`` is its worst-case cost (NULL when the
+    model has no price), held against the owner's daily budget while the request's step runs
+    that attempt and turn. Settled in the commit of the turn that made it: ``settled_at``, the
+    tokens and the real ``cost``. Only the request's own transactions write its row, so no
+    two executions ever wait on each other here; the day's spend and ``GET /usage`` are sums.
+    Rows of finished days are rolled up into ``usage_metrics`` by the sweeper."""
+
+    __tablename__ = "llm_ledger"
+    __table_args__ = (
+        Index("ix_llm_ledger_owner_id_day", "owner_id", "day"),
+        Index("ix_llm_ledger_open", "owner_id", postgresql_where=text(_OPEN), sqlite_where=text(_OPEN)),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    owner_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    day: Mapped[date] = mapped_column(Date, nullable=False)
+    workflow_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("workflows.id", ondelete="CASCADE"),
+                                                   nullable=False)
+    # Not a foreign key: checking one would wait for the execution's row lock.
+    execution_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    node_id: Mapped[str] = mapped_column(String(100), nullable=False)
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False)
+    turn: Mapped[int] = mapped_column(Integer, nullable=False)
+    provider: Mapped[str] = mapped_column(String(100), nullable=False)
+    model: Mapped[str] = mapped_column(String(200), nullable=False)
+    reserved: Mapped[Decimal | None] = mapped_column(PRICE)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    prompt_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    completion_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    cost: Mapped[Decimal | None] = mapped_column(PRICE)
+    created_at: Mapped[datetime] = created_at()
+
+
 class UsageMetric(Base):
-    """Model usage per day, owner, workflow, provider and model (for billing and limits).
-    ``cost`` sums the calls whose price was known; NULL while none was."""
+    """Model usage per day, owner, workflow, provider and model (for billing and limits), rolled
+    up from the ledger once a day is over. ``cost`` sums the calls whose price was known; NULL
+    while none was."""
 
     __tablename__ = "usage_metrics"
     __table_args__ = (

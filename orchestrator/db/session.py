@@ -2,7 +2,7 @@
 
 SQLite gets WAL, busy_timeout and foreign_keys=ON (seed 003), and every transaction starts
 with ``BEGIN IMMEDIATE`` so that writers serialise instead of failing to upgrade a read
-lock. PostgreSQL gets a pool without pre-ping.
+lock. PostgreSQL gets a pool without pre-ping, unless asked (the API).
 """
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pre_ping: bool = False) -> Engine:
+    """``pre_ping``: test each pooled PostgreSQL connection before use (the API's choice; see
+    ``api.create_app``)."""
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:":
@@ -44,22 +46,22 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine)
         return engine
-    # No pre-ping (a round trip per transaction): a connection found dropped is replaced and
-    # the engine's transaction run again (``Engine.atomic``).
-    return create_engine(url, pool_size=5, max_overflow=10)
+    # By default no pre-ping (a round trip per transaction, on the workers' hot path): a
+    # connection found dropped is replaced and the transaction run again (``Engine.atomic``).
+    return create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=pre_ping)
 
 
 @lru_cache(maxsize=8)
-def _engine_for(url: str) -> Engine:
-    return make_engine(url)
+def _engine_for(url: str, pre_ping: bool) -> Engine:
+    return make_engine(url, pre_ping)
 
 
-def get_engine(settings: Settings | None = None) -> Engine:
-    return _engine_for((settings or get_settings()).database_url)
+def get_engine(settings: Settings | None = None, pre_ping: bool = False) -> Engine:
+    return _engine_for((settings or get_settings()).database_url, pre_ping)
 
 
-def session_factory(settings: Settings | None = None) -> sessionmaker[Session]:
-    return sessionmaker(bind=get_engine(settings), expire_on_commit=False)
+def session_factory(settings: Settings | None = None, pre_ping: bool = False) -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(settings, pre_ping), expire_on_commit=False)
 
 
 @contextmanager

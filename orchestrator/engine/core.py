@@ -9,7 +9,6 @@ timeout, holding no lock.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from orchestrator.config import Settings
 from orchestrator.crypto import KeyRing
 from orchestrator.db import Execution, SharedContext
 from orchestrator.db.session import session_factory
+from orchestrator.db.transient import describe, run_again, transient
 from orchestrator.db.types import utcnow
 from orchestrator.definitions import NodeSpec, WorkflowDefinition
 from orchestrator.engine.dispatch import Dispatcher
@@ -45,9 +45,10 @@ from orchestrator.templating import TemplateError, referenced_names, render_valu
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-# A transaction whose connection dropped (a database restart) is run again this many times.
-RECONNECT_TRIES = 3
+# A step whose attempts ended this many times in a row without failing (its worker lost: killed
+# by the hard time limit, or crashing on it; or a database error that never clears) fails
+# instead of being queued again.
+MAX_LOST_WORKERS = 5
 
 
 class ConfigFailed(Exception):
@@ -135,22 +136,19 @@ class Engine:
             txn.outbox.flush(self.dispatcher)
 
     def atomic(self, execution_id: uuid.UUID, body: Callable[[Transaction], T], read: Iterable[str] = ()) -> T | None:
-        """``body`` in one execution transaction. A connection that dropped (the database
-        restarted; pooled connections are not pinged first) is replaced and the transaction
-        run again. A step changed meanwhile (``StaleStep``) rolls it back: None."""
-        for attempt in range(1, RECONNECT_TRIES + 1):
+        """``body`` in one execution transaction. After a transient error (a deadlock, a
+        serialization failure, a connection that dropped: pooled connections are not pinged
+        first, a restarting server) the whole transaction runs again (``run_again``); ``body``
+        must be safe to run again, as every transition is. A step changed meanwhile
+        (``StaleStep``) rolls it back: None."""
+        def once() -> T | None:
             try:
                 with self.execution(execution_id, read) as txn:
                     return None if txn is None else body(txn)
             except StaleStep as exc:
                 log.info("transaction on execution %s dropped: %s", execution_id, exc)
                 return None
-            except DBAPIError as exc:
-                if not exc.connection_invalidated or attempt == RECONNECT_TRIES:
-                    raise
-                log.warning("database connection lost (%s); running the transaction again", exc.orig)
-                time.sleep(0.1 * attempt)
-        return None
+        return run_again(once, f"transaction on execution {execution_id}")
 
     # -- start ----------------------------------------------------------------------
 
@@ -184,7 +182,7 @@ class Engine:
         params = {"step_id": step_id, "execution_id": execution_id, "worker": worker, "task_id": task_id,
                   "now": now, "due": now + EARLY_TOLERANCE,
                   "lease": now + timedelta(seconds=self.settings.lease_seconds)}
-        row = self._retrying(lambda: self._claim(params))
+        row = run_again(lambda: self._claim(params), f"claim of step {step_id}")
         if row is None:
             log.info("step %s: nothing to claim (duplicate, stale, not due, or execution not running)", step_id)
             return None
@@ -235,17 +233,6 @@ class Engine:
                 return self.sql.claim(conn.execution_options(isolation_level="AUTOCOMMIT"), params)
             with conn.begin():
                 return self.sql.claim(conn, params)
-
-    def _retrying(self, call: Callable[[], T]) -> T:
-        for attempt in range(1, RECONNECT_TRIES + 1):
-            try:
-                return call()
-            except DBAPIError as exc:
-                if not exc.connection_invalidated or attempt == RECONNECT_TRIES:
-                    raise
-                log.warning("database connection lost (%s); trying again", exc.orig)
-                time.sleep(0.1 * attempt)
-        raise AssertionError("unreachable")
 
     def prepare(self, claim: Claim, txn: Transaction | None = None) -> NodeContext:
         """Render the node's config and build its context: in the node's thread, inside its
@@ -307,33 +294,48 @@ class Engine:
 
     def emit(self, claim: Claim, event_type: str, message: str | None = None, data: Any = None) -> None:
         """An event of a running node (e.g. ``llm_delta``), in its own short transaction; dropped
-        once the step has moved on."""
+        once the step has moved on, or when the database stays away (an event is for watching:
+        losing one must not fail, and so repeat, a node that already called out)."""
         def append(txn: Transaction) -> None:
             step = txn.step(claim.step_id)
             if step is not None and step.status == S.RUNNING and step.attempt == claim.attempt:
                 txn.event(event_type, redact_values(message, claim.secrets), node_id=claim.node.id,
                           attempt=claim.attempt, data=redact_values(data, claim.secrets))
-        self.atomic(claim.execution_id, append)
+        try:
+            self.atomic(claim.execution_id, append)
+        except DBAPIError as exc:
+            if transient(exc) is None:
+                raise
+            log.warning("event %s of %s dropped: the database is away (%s)", event_type, claim.node.id, describe(exc))
 
     def renew_lease(self, claim: Claim) -> bool:
-        """Extend a running step's lease; False once the step is no longer this attempt's turn."""
+        """Extend a running step's lease; False once the step is no longer this attempt's turn.
+        While the database is away the lease cannot be renewed and the node runs on: the
+        sweepers, which cannot reach it either, give it a lease period once it is back."""
         until = utcnow() + timedelta(seconds=self.settings.lease_seconds)
-        with self.db.connect() as conn, conn.begin():
-            return self.sql.renew_lease(conn, claim.step_id, claim.attempt, claim.turn, until)
+        try:
+            with self.db.connect() as conn, conn.begin():
+                return self.sql.renew_lease(conn, claim.step_id, claim.attempt, claim.turn, until)
+        except DBAPIError as exc:
+            if transient(exc) is None:
+                raise
+            log.warning("lease of %s not renewed: %s", claim.node.id, describe(exc))
+            return True
 
     def record(self, claim: Claim, node_type: NodeType | None, result: Any) -> str | None:
-        """The node's outcome (an output, ``Suspend`` or ``Continue``) in one transaction. A value
-        the database cannot store, or a write it refuses, fails the attempt once, without retry
-        (it would fail the same way again): then the failure's message is returned."""
+        """The node's outcome (an output, ``Suspend`` or ``Continue``) in one transaction, run
+        again after transient errors (``atomic``). A value the database cannot store, or a write
+        it refuses for good, fails the attempt once, without retry (it would fail the same way
+        again), naming the error: then the failure's message is returned. A database still away
+        after ``atomic``'s retries raises: the task is retried, and the step's lease recovered."""
         try:
             return self.atomic(claim.execution_id, lambda txn: self.record_in(txn, claim, node_type, result),
                                read=self._neighbourhood(claim))
         except DBAPIError as exc:
-            if exc.connection_invalidated:
+            if transient(exc) is not None:
                 raise
-            log.warning("recording %s failed: %s", claim.node.id, exc.orig)
-            return self.fail(claim, f"the result of node {claim.node.id} could not be stored: "
-                                    f"{type(exc.orig).__name__}: {str(exc.orig).splitlines()[0]}", None,
+            log.warning("recording %s failed: %s", claim.node.id, describe(exc))
+            return self.fail(claim, f"the result of node {claim.node.id} could not be stored: {describe(exc)}", None,
                              retryable=False)[1]
 
     def record_in(self, txn: Transaction, claim: Claim, node_type: NodeType | None, result: Any) -> str | None:
@@ -353,6 +355,25 @@ class Engine:
         outcome = self.atomic(claim.execution_id, lambda txn: self.fail_in(txn, claim, message, traceback, retryable),
                               read=self._neighbourhood(claim))
         return outcome or (False, redact_values(message, claim.secrets))
+
+    def requeue(self, claim: Claim, error: DBAPIError) -> str:
+        """The node met a transient database error of its own (reading its variables or its
+        model's credentials): the step is queued again at once as the next attempt, at the same
+        turn, not counted as a failure, as a lost worker's is. Returns the message."""
+        message = f"attempt {claim.attempt} met a transient database error ({transient(error)}: {describe(error)})"
+
+        def body(txn: Transaction) -> None:
+            step = self._current(txn, claim)
+            if step is None:
+                return
+            if step.attempt - step.failed_attempts >= MAX_LOST_WORKERS:
+                txn.fail_attempt(step, f"{message}, the {MAX_LOST_WORKERS}th attempt in a row to end so",
+                                 retryable=False)
+                return
+            txn.queue(step, f"{message}; queued again as attempt {step.attempt + 1}", attempt=step.attempt + 1,
+                      not_before=None)
+        self.atomic(claim.execution_id, body, read=self._neighbourhood(claim))
+        return message
 
     def fail_in(self, txn: Transaction, claim: Claim, message: str, traceback: str | None,
                 retryable: bool = True) -> tuple[bool, str]:

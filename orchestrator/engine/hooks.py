@@ -12,6 +12,8 @@ commit or roll back with it. The engine imports none of them (DESIGN section 10)
   Usage accounting and an LLM node's memory hang here.
 - ``committing(txn)``: the transaction is about to be written and committed (an audit entry
   for the change a person asked for is written here).
+- ``maintenance(engine) -> bool``: housekeeping the sweeper runs about once an hour, with its
+  pruning, in transactions of its own (the LLM ledger's roll-up); True when more is left.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
+    from orchestrator.engine.core import Engine
     from orchestrator.engine.sql import Row
     from orchestrator.engine.transaction import Transaction
     from orchestrator.nodes.base import NodeContext, Suspend
@@ -30,3 +33,4 @@ class Hooks:
     suspended: list[Callable[["Transaction", "Row", "Suspend"], bool]] = field(default_factory=list)
     turn_recorded: list[Callable[["Transaction", "Row", "NodeContext", Any], None]] = field(default_factory=list)
     committing: list[Callable[["Transaction"], None]] = field(default_factory=list)
+    maintenance: list[Callable[["Engine"], bool]] = field(default_factory=list)

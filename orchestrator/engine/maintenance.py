@@ -6,7 +6,8 @@ failure), wakes finished delays, expires approvals, times out executions and can
 open children of parents that ended. Every item is
 its own ``Transaction`` and re-checks the row under the execution lock, so several sweepers
 (one per worker) may run at once. About once an hour it also deletes the events of
-executions that finished before the retention period (seed 001: 30 days).
+executions that finished before the retention period (seed 001: 30 days) and runs the
+``maintenance`` hooks (the LLM ledger's roll-up).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from orchestrator import metrics
 from orchestrator.db import Execution, ExecutionEvent, ExecutionStep, HumanApproval
 from orchestrator.db.types import utcnow
 from orchestrator.engine.control import resolve_approval
-from orchestrator.engine.core import Engine
+from orchestrator.engine.core import MAX_LOST_WORKERS, Engine
 from orchestrator.engine.transaction import Transaction
 from orchestrator.states import (
     EXECUTION_ACTIVE, EXECUTION_TERMINAL, ApprovalStatus, ExecutionStatus as E, StepStatus as S,
@@ -32,19 +33,22 @@ log = logging.getLogger(__name__)
 BATCH = 200
 PRUNE_BATCH = 5000
 PRUNE_EVERY = timedelta(hours=1)
-# A step whose worker was lost this many times in a row (killed by the hard time limit, or
-# crashing on it every time) fails instead of being recovered again.
-MAX_LOST_WORKERS = 5
 # A message sent with a countdown (a short backoff or turn) that a worker found early and
 # dropped leaves its step queued past due: sent again this long after it fell due.
 EARLY_DROP_GRACE = timedelta(seconds=5)
 
 
 def sweep(engine: Engine) -> int:
-    """One pass; returns how many rows it acted on."""
+    """One pass; returns how many rows it acted on.
+
+    Expired leases are recovered only once the database server has been up for a lease
+    period: while it was away no worker could renew a lease, and a step whose worker is alive
+    is renewed within a third of a lease period of the server's return."""
     now = utcnow()
     stale = now - timedelta(seconds=engine.settings.requeue_after_seconds)
     with engine.sessions() as session:
+        uptime = engine.sql.uptime(session.connection())
+        leases_due = uptime is None or uptime >= engine.settings.lease_seconds
         to_send = session.execute(
             select(ExecutionStep.id, ExecutionStep.execution_id)
             .join(Execution, Execution.id == ExecutionStep.execution_id)
@@ -57,7 +61,8 @@ def sweep(engine: Engine) -> int:
             .limit(BATCH)).all()
         expired_leases = session.execute(
             select(ExecutionStep.id, ExecutionStep.execution_id)
-            .where(ExecutionStep.status == S.RUNNING, ExecutionStep.lease_expires_at < now).limit(BATCH)).all()
+            .where(ExecutionStep.status == S.RUNNING, ExecutionStep.lease_expires_at < now).limit(BATCH)).all() \
+            if leases_due else []
         delays_due = session.execute(
             select(ExecutionStep.id, ExecutionStep.execution_id)
             .where(ExecutionStep.status == S.WAITING, ExecutionStep.not_before <= now).limit(BATCH)).all()
@@ -88,7 +93,8 @@ def sweep(engine: Engine) -> int:
     pruned = 0
     if engine.next_prune_at is None or now >= engine.next_prune_at:
         pruned = prune_events(engine, now)
-        engine.next_prune_at = now if pruned == PRUNE_BATCH else now + PRUNE_EVERY   # a full batch: more to do
+        more = [hook(engine) for hook in engine.hooks.maintenance]
+        engine.next_prune_at = now if pruned == PRUNE_BATCH or any(more) else now + PRUNE_EVERY   # more to do
     return (len(to_send) + len(expired_leases) + len(delays_due) + len(approvals_due) + len(overdue) + len(orphans)
             + pruned)
 
@@ -127,7 +133,7 @@ def _resend(txn: Transaction, step_id: uuid.UUID, stale: datetime) -> None:
     if step.dispatched_at is not None and step.dispatched_at >= stale and not dropped_early:
         return  # another sweeper sent it meanwhile
     if step.dispatched_at is not None:
-        metrics.step_recovered("requeued")
+        txn.outbox.callbacks.append(lambda: metrics.step_recovered("requeued"))
         log.warning("step %s of %s queued since %s without starting; sending its message again",
                     step.node_id, txn.execution.id, step.dispatched_at)
     txn.dispatch(step)
@@ -143,7 +149,7 @@ def _recover(txn: Transaction, step_id: uuid.UUID) -> None:
                                "time in a row for this step (killed by its hard time limit, or crashing on it)",
                          retryable=False)
         return
-    metrics.step_recovered("lease_expired")
+    txn.outbox.callbacks.append(lambda: metrics.step_recovered("lease_expired"))
     txn.queue(step, f"worker {step.worker or '?'} lost during attempt {step.attempt}; "
                     f"recovered as attempt {step.attempt + 1}", attempt=step.attempt + 1, not_before=None)
 

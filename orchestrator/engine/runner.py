@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 
 from orchestrator import metrics
+from orchestrator.db.transient import transient
 from orchestrator.definitions import WorkflowDefinition
 from orchestrator.engine.core import Claim, ConfigFailed, Engine
 from orchestrator.engine.transaction import Transaction
@@ -77,7 +78,7 @@ def run_step(engine: Engine, step_id: uuid.UUID, execution_id: uuid.UUID, worker
         try:
             return _run_pure(engine, definition, step_id, execution_id, node_id, worker, task_id)
         except DBAPIError as exc:
-            if exc.connection_invalidated:
+            if transient(exc) is not None:
                 raise
             # a write the database refused: the step is still queued; the usual path records why
             log.warning("pure step %s could not be recorded (%s); running it the usual way", node_id, exc.orig)
@@ -94,7 +95,10 @@ def run_step(engine: Engine, step_id: uuid.UUID, execution_id: uuid.UUID, worker
     except _LeaseLost:
         return None
     except Exception as exc:
-        will_retry, shown = engine.fail(claim, *_failure(exc))
+        if transient(exc) is not None:         # the node's own database access (its variables, credentials)
+            will_retry, shown = True, engine.requeue(claim, exc)
+        else:
+            will_retry, shown = engine.fail(claim, *_failure(exc))
         metrics.attempt_ended(claim.node.type, time.monotonic() - started, failed=True, will_retry=will_retry)
         return shown
     error = engine.record(claim, node_type, result)
@@ -115,6 +119,8 @@ def _run_pure(engine: Engine, definition: WorkflowDefinition, step_id: uuid.UUID
             return None
         try:
             result = node_type.run(engine.prepare(claim, txn))
+        except DBAPIError:
+            raise           # the transaction's own reads: it is run again, or fails, as a whole
         except Exception as exc:
             will_retry, shown = engine.fail_in(txn, claim, *_failure(exc))
             ended.append((True, will_retry))

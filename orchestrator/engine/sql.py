@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Iterable
 
-from sqlalchemy import JSON, Connection, bindparam, func, insert, select, update
+from sqlalchemy import JSON, Connection, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 
@@ -165,6 +165,10 @@ class Statements:
     # Built once: the hot path pays no statement construction.
     _lock = select(*EXECUTION_COLUMNS).where(EXECUTIONS.c.id == bindparam("execution_id"))
 
+    def uptime(self, conn: Connection) -> float | None:
+        """Seconds since the database server started, where there is a server to restart."""
+        return None
+
     def write(self, conn: Connection, execution: Row, steps: list[StepWrite], events: list[dict[str, Any]]) -> None:
         raise NotImplementedError
 
@@ -254,6 +258,9 @@ class PostgresStatements(Statements):
         self._writes: dict[tuple, str] = {}
         self._step_reads: dict[tuple[bool, bool], str] = {}
 
+    def uptime(self, conn: Connection) -> float | None:
+        return conn.execute(text("SELECT extract(epoch FROM now() - pg_postmaster_start_time())")).scalar_one()
+
     @staticmethod
     def _execute(conn: Connection, statement: str, params: dict[str, Any]):
         """``statement`` (psycopg placeholders) on the driver's cursor, inside ``conn``'s
@@ -266,7 +273,8 @@ class PostgresStatements(Statements):
             return cursor
         except dbapi.Error as exc:
             dropped = conn.dialect.is_disconnect(exc, driver, None)
-            if dropped:
+            if dropped:     # as SQLAlchemy does: the pool's older connections (the server restarted) go too
+                conn.engine.pool._invalidate(conn.connection, exc, _checkin=False)
                 conn.invalidate(exc)
             raise DBAPIError.instance(statement, params, exc, dbapi.Error, connection_invalidated=dropped,
                                       dialect=conn.dialect) from None

@@ -380,7 +380,7 @@ class Transaction:
         """What the node recorded for people during this turn, written with it."""
         if calls:       # one record per turn: (step, attempt, turn, seq) is unique
             self.conn.execute(insert(StepCall), [{
-                "id": uuid.uuid4(), "execution_id": self.execution.id, "step_id": step.id, "node_id": step.node_id,
+                "id": c.id, "execution_id": self.execution.id, "step_id": step.id, "node_id": step.node_id,
                 "attempt": step.attempt, "turn": step.turn, "seq": i, "kind": c.kind, "target": c.target,
                 "status": c.status, "request": c.request, "response": c.response, "usage": c.usage,
                 "cost": c.cost, "latency_ms": c.latency_ms, "error": c.error, "metadata": c.meta,

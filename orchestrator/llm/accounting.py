@@ -1,21 +1,22 @@
 """What the calls of a turn leave behind, written in the transaction that commits the turn:
-usage summed into ``usage_metrics``; for an ``llm`` node, its ``structured_outputs`` row and,
-on completion, the new pair of its memory. (The engine writes the calls themselves as
-``step_calls`` rows and sums them into the execution's ``total_tokens`` and ``total_cost``.)"""
+each model call settled in the ledger (``ledger.settle``: its real usage and cost, keyed by
+the call, on its own row, so no two executions wait on each other); for an ``llm`` node, its
+``structured_outputs`` row and, on completion, the new pair of its memory. (The engine writes
+the calls themselves as ``step_calls`` rows and sums them into the execution's
+``total_tokens`` and ``total_cost``.)"""
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from orchestrator.crypto import KeyRing
-from orchestrator.db import Execution, StructuredOutput, UsageMetric
+from orchestrator.db import Execution, StructuredOutput
 from orchestrator.db.types import utcnow
+from orchestrator.llm import ledger
 from orchestrator.llm.memory import remember
 from orchestrator.nodes.base import NodeContext
 
@@ -35,7 +36,7 @@ def account(session: Session, keyring: KeyRing, ctx: NodeContext, output: Any = 
     execution_id = uuid.UUID(str(ctx.execution_id))
     execution = session.execute(select(Execution.owner_id, Execution.workflow_id)
                                 .where(Execution.id == execution_id)).one()
-    _sum_usage(session, execution_id, execution.owner_id, execution.workflow_id, ctx)
+    ledger.settle(session, execution.owner_id, execution.workflow_id, ctx)
     llm_calls = [c for c in ctx.calls if c.kind == "llm"]
     last = (llm_calls[-1].meta or {}) if llm_calls else {}
     if "structured" in last:
@@ -44,36 +45,6 @@ def account(session: Session, keyring: KeyRing, ctx: NodeContext, output: Any = 
         memory = ctx.config["memory"]
         remember(session, keyring, execution.workflow_id, execution_id, ctx.node_id, memory["key"],
                  _question(ctx.config), output["text"])
-
-
-def _sum_usage(session: Session, execution_id: uuid.UUID, owner_id: uuid.UUID, workflow_id: uuid.UUID,
-               ctx: NodeContext) -> None:
-    per_model: dict[tuple[str, str], dict[str, Any]] = defaultdict(
-        lambda: {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": None})
-    for call in ctx.calls:
-        usage = call.usage or {}
-        if call.kind == "llm":
-            provider, _, model = call.target.partition("/")
-            row = per_model[(provider, model)]
-            row["requests"] += 1
-            row["prompt_tokens"] += usage.get("prompt_tokens", 0)
-            row["completion_tokens"] += usage.get("completion_tokens", 0)
-            if call.cost is not None:
-                row["cost"] = (row["cost"] or Decimal(0)) + Decimal(str(call.cost))
-    day, now = utcnow().date(), utcnow()
-    for (provider, model), row in per_model.items():
-        insert = _insert(session, UsageMetric).values(
-            id=uuid.uuid4(), day=day, owner_id=owner_id, workflow_id=workflow_id, provider=provider, model=model,
-            updated_at=now, **row)
-        table = UsageMetric.__table__.c
-        session.execute(insert.on_conflict_do_update(
-            index_elements=["owner_id", "day", "workflow_id", "provider", "model"],
-            set_={"requests": table.requests + insert.excluded.requests,
-                  "prompt_tokens": table.prompt_tokens + insert.excluded.prompt_tokens,
-                  "completion_tokens": table.completion_tokens + insert.excluded.completion_tokens,
-                  "cost": case((insert.excluded.cost.is_(None), table.cost),
-                               else_=func.coalesce(table.cost, 0) + insert.excluded.cost),
-                  "updated_at": now}))
 
 
 def _structured(session: Session, execution_id: uuid.UUID, ctx: NodeContext, verdict: dict[str, Any],

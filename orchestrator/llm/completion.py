@@ -1,7 +1,9 @@
 """One ``llm`` node's work, turn by turn.
 
 A turn resolves the model (then each of ``fallbacks`` while the previous one is unusable),
-reserves a credential and calls. Within a turn: 5xx, timeouts and connection errors are
+reserves the request's worst-case cost against the owner's budget (``ledger.reserve``: every
+model request of an llm node, agent, team member or supervisor passes there) and a credential,
+and calls. Within a turn: 5xx, timeouts and connection errors are
 retried ``retry_count`` times with jittered backoff; a 429 cools the credential down and the
 next credential is tried; 401/403 cools it down too and the next is tried. A turn ends with:
 
@@ -9,7 +11,8 @@ next credential is tried; 401/403 cools it down too and the next is tried. A tur
 - ``Continue`` at once, after an answer that fails ``output_schema`` while repair attempts
   remain (the next turn re-asks with the validation errors), so the finished call is
   committed before the next one starts;
-- ``Continue`` with ``not_before``, when every credential is rate limited: no worker waits;
+- ``Continue`` with ``not_before``, when every credential is rate limited, or what is left of
+  the budget is reserved by requests in flight: no worker waits;
 - ``NodeError`` naming what was missing or what went wrong, redacted.
 
 Every call, good or not, is a ``CallRecord`` (redacted) for ``step_calls``.
@@ -30,9 +33,10 @@ import jsonschema
 
 from orchestrator.crypto import KeyRing
 from orchestrator.db.types import utcnow
-from orchestrator.llm import clients
+from orchestrator.llm import clients, ledger
 from orchestrator.llm.clients import CallFailed, ModelUnusable, RateLimited, Refused, Rejected, Reply, Request, \
     Transient
+from orchestrator.llm.ledger import cost_of
 from orchestrator.llm.memory import recall
 from orchestrator.llm.protocol import unusable
 from orchestrator.llm.redaction import Redactor
@@ -42,16 +46,11 @@ from orchestrator.nodes.base import CallRecord, Continue, NodeContext, NodeError
 # Deltas are gathered and sent as one ``llm_delta`` event about this often.
 DELTA_INTERVAL_SECONDS = 0.2
 MAX_BACKOFF_SECONDS = 30.0
+# A request whose budget is reserved by requests in flight waits this long for them.
+BUDGET_WAIT = timedelta(seconds=1)
 REPAIR_PROMPT = ("Your answer is not valid against the JSON Schema: {errors}. "
                  "Answer again with one JSON value only, valid against the schema.")
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
-
-
-def cost_of(prompt_tokens: int, completion_tokens: int, target: Target) -> Decimal | None:
-    """Prices are per 1,000 tokens; None (never 0) when one is unknown."""
-    if target.input_price is None or target.output_price is None:
-        return None
-    return Decimal(prompt_tokens) / 1000 * target.input_price + Decimal(completion_tokens) / 1000 * target.output_price
 
 
 class _GiveWay(Exception):
@@ -126,7 +125,6 @@ class Completion:
     # -- the turn ------------------------------------------------------------------------------
 
     def run(self) -> Any:
-        self.ctx.services.check_budget(uuid.UUID(str(self.ctx.owner_id)))
         state = self.ctx.checkpoint or self._first_state()
         asked = self.ask(state)
         return asked if isinstance(asked, Continue) else self._answer(*asked, state)
@@ -218,10 +216,14 @@ class Completion:
         rate_limited = False
         failures = 0
         while True:
-            now = utcnow()
+            now, call_id = utcnow(), uuid.uuid4()
             try:
                 with self.sessions.begin() as session:
+                    # Every model request passes here: its worst case is reserved against the budget.
+                    ledger.reserve(session, self.ctx, target, request, call_id)
                     lease = reserve_credential(session, self.keyring, target, now, frozenset(refused))
+            except ledger.BudgetBusy as busy:
+                raise _Park(now + BUDGET_WAIT, str(busy)) from None
             except Unusable as exc:
                 if rate_limited:
                     with self.sessions() as session:
@@ -230,7 +232,7 @@ class Completion:
                 raise _GiveWay(str(exc)) from None
             self.secrets.add(lease.api_key)
             try:
-                return self._call(target, lease.api_key, lease.alias, request, state)
+                return self._call(target, lease.api_key, lease.alias, request, state, call_id)
             except Transient as exc:
                 failures += 1
                 if failures > target.retry_count:
@@ -248,7 +250,7 @@ class Completion:
                 raise NodeError(self.redact.text(str(exc)), retryable=exc.retryable) from None
 
     def _call(self, target: Target, api_key: str, alias: str | None, request: Request,
-              state: dict[str, Any]) -> Reply:
+              state: dict[str, Any], call_id: uuid.UUID) -> Reply:
         deltas = _Deltas(self.ctx, target.ref, self.redact)
         started = time.monotonic()
         meta = {"provider": target.provider, "model_id": target.model_id, "credential": alias,
@@ -260,7 +262,7 @@ class Completion:
                                  allow_private=self.settings.llm_allow_private)
         except CallFailed as exc:
             deltas.flush()
-            self._record(target, "error", shown_request, None, None, None, started, str(exc),
+            self._record(call_id, target, "error", shown_request, None, None, None, started, str(exc),
                          {**meta, "http_status": exc.status})
             raise
         deltas.flush()
@@ -275,7 +277,7 @@ class Completion:
         else:
             usage["cost"] = str(Decimal(usage["cost"]) + cost)
         problem = unusable(reply, target, request)      # refused, filtered, cut off, empty: tokens spent
-        self._record(target, "error" if problem else "ok", shown_request,
+        self._record(call_id, target, "error" if problem else "ok", shown_request,
                      {"text": reply.text, "finish_reason": reply.finish_reason, "tool_calls": reply.tool_calls,
                       **({"refusal": reply.refusal} if reply.refusal else {})},
                      {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
@@ -285,11 +287,12 @@ class Completion:
             raise problem
         return reply
 
-    def _record(self, target: Target, status: str, request: Any, response: Any, usage: dict[str, int] | None,
-                cost: Decimal | None, started: float, error: str | None, meta: dict[str, Any]) -> None:
+    def _record(self, call_id: uuid.UUID, target: Target, status: str, request: Any, response: Any,
+                usage: dict[str, int] | None, cost: Decimal | None, started: float, error: str | None,
+                meta: dict[str, Any]) -> None:
         redact = self.redact
         self.ctx.record_call(CallRecord(
-            kind="llm", target=target.ref, status=status, request=redact(request), response=redact(response),
+            id=call_id, kind="llm", target=target.ref, status=status, request=redact(request), response=redact(response),
             usage=usage, cost=float(cost) if cost is not None else None,
             latency_ms=int((time.monotonic() - started) * 1000), error=redact.text(error) if error else None,
             meta=redact(meta)))

@@ -12,6 +12,7 @@ the step's next commit, so a call is committed together with the turn that made 
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, ClassVar
@@ -102,6 +103,7 @@ class CallRecord:
     latency_ms: int | None = None
     error: str | None = None
     meta: dict[str, Any] | None = None     # e.g. {provider, model_id, credential_id}
+    id: uuid.UUID = field(default_factory=uuid.uuid4)   # its step_calls row's (and a model call's ledger row's)
 
 
 @dataclass(frozen=True)

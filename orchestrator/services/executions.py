@@ -41,12 +41,12 @@ def submit(engine: Engine, owner: User, workflow_id: uuid.UUID, input: Any = Non
             return _same_request(existing, request_hash), False
     try:
         with engine.transaction() as (session, outbox):
-            limits.take_execution_slot(session, owner)
             execution = create(engine, session, outbox, owner, workflow_id, input, version=version, trigger=trigger,
                                schedule_id=schedule_id, idempotency_key=idempotency_key, request_hash=request_hash)
             audit.record(session, "execution.create", "execution", execution.id,
                          {"workflow_id": str(execution.workflow_id), "version": execution.version,
                           "trigger": trigger.value})
+            limits.take_execution_slot(session, owner)      # last: see its docstring
     except IntegrityError:
         existing = _by_key(engine, owner, idempotency_key) if idempotency_key else None
         if existing is None:

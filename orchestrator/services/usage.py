@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from orchestrator.db import Execution, StepCall, StructuredOutput, UsageMetric, User, Workflow
+from orchestrator.db import Execution, StepCall, StructuredOutput, User, Workflow
 from orchestrator.db.types import utcnow
+from orchestrator.llm import ledger
 from orchestrator.services.errors import Invalid, owned
 from orchestrator.services.pagination import DEFAULT_LIMIT, Page, paginate
 
@@ -41,21 +42,23 @@ def window(start: date | None, end: date | None) -> tuple[date, date]:
 def usage(session: Session, owner: User, start: date, end: date, group_by: str = "day", *,
           provider: str | None = None, model: str | None = None) -> Page[dict[str, Any]]:
     """Requests, tokens and cost from ``start`` to ``end`` (days, UTC, both included), of one
-    provider's calls and/or one model id's when given."""
+    provider's calls and/or one model id's when given: the settled requests of the ledger and
+    the days rolled up from it, summed."""
     if start > end:
         raise Invalid("from is after to", {"from": ["must not be after to"]})
-    keys = {"day": [UsageMetric.day],
-            "model": [UsageMetric.provider, UsageMetric.model],
-            "workflow": [UsageMetric.workflow_id, Workflow.name.label("workflow_name")],
-            "day_model": [UsageMetric.day, UsageMetric.provider, UsageMetric.model]}[group_by]
-    narrowed = [column == value for column, value in ((UsageMetric.provider, provider), (UsageMetric.model, model))
+    rows = ledger.requests_between(owner.id, start, end)
+    keys = {"day": [rows.c.day],
+            "model": [rows.c.provider, rows.c.model],
+            "workflow": [rows.c.workflow_id, Workflow.name.label("workflow_name")],
+            "day_model": [rows.c.day, rows.c.provider, rows.c.model]}[group_by]
+    narrowed = [column == value for column, value in ((rows.c.provider, provider), (rows.c.model, model))
                 if value is not None]
-    query = (select(*keys, func.sum(UsageMetric.requests).label("requests"),
-                    func.sum(UsageMetric.prompt_tokens).label("prompt_tokens"),
-                    func.sum(UsageMetric.completion_tokens).label("completion_tokens"),
-                    func.sum(UsageMetric.cost).label("cost"))
-             .join(Workflow, Workflow.id == UsageMetric.workflow_id)
-             .where(UsageMetric.owner_id == owner.id, UsageMetric.day >= start, UsageMetric.day <= end, *narrowed)
+    query = (select(*keys, func.sum(rows.c.requests).label("requests"),
+                    func.sum(rows.c.prompt_tokens).label("prompt_tokens"),
+                    func.sum(rows.c.completion_tokens).label("completion_tokens"),
+                    func.sum(rows.c.cost).label("cost"))
+             .join(Workflow, Workflow.id == rows.c.workflow_id)
+             .where(*narrowed)
              .group_by(*keys).order_by(*keys))
     items = []
     for row in session.execute(query):

@@ -13,8 +13,9 @@ from sqlalchemy import select
 
 from examples import llm_server as llm
 from examples.llm_server import LLMServer
-from orchestrator.db import Credential, Execution, ExecutionEvent, StepCall, StructuredOutput, UsageMetric
-from orchestrator.services import api_keys, executions, limits, providers, workflows
+from orchestrator.db import Credential, Execution, ExecutionEvent, LedgerEntry, StepCall, StructuredOutput
+from orchestrator.llm import ledger
+from orchestrator.services import api_keys, executions, providers, workflows
 from tests.support.api import server_sent_events
 from tests.support.servers import free_port
 from tests.support.stack import finished, running_stack, submit, wait_until
@@ -80,7 +81,8 @@ def test_a_call_with_usage_and_cost_on_step_execution_and_usage_metrics(stack, p
     assert (call.kind, call.target, call.status, call.cost, call.usage["total_tokens"]) == \
         ("llm", "acme/m1", "ok", Decimal("0.0085"), 7)
     with stack.engine.sessions() as s:
-        assert s.scalars(select(UsageMetric.requests).where(UsageMetric.model == "m1")).first() >= 1
+        entry = s.get(LedgerEntry, call.id)
+        assert (entry.model, entry.cost, entry.settled_at is not None) == ("m1", Decimal("0.0085"), True)
     assert len(provider_server.requests) == 1
 
 
@@ -231,10 +233,10 @@ def test_a_worker_killed_during_a_slow_call(stack, provider_server):
 def test_a_call_over_the_days_budget_fails_its_step_with_budget_exceeded(stack, provider_server):
     with stack.engine.sessions.begin() as s:
         owner = s.merge(stack.owner)
-        assert limits.budget_left(s, owner.id) is None   # no limit yet
+        assert ledger.budget_left(s, owner.id) is None   # no limit yet
         owner.max_llm_cost_per_day = Decimal(1000)
         s.flush()
-        spent_today = 1000 - limits.budget_left(s, owner.id)          # by the tests before this one
+        spent_today = 1000 - ledger.budget_left(s, owner.id)          # by the tests before this one
         owner.max_llm_cost_per_day = spent_today + Decimal("0.001")    # below one call's 0.0085
     try:
         first = submit(stack, llm_workflow(), {"question": "Say hello"})

@@ -2,6 +2,9 @@
 import os
 import subprocess
 import sys
+import uuid
+from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -10,12 +13,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from orchestrator.db.migrate import alembic_config, upgrade_database
-from orchestrator.db import Base
+from orchestrator.db import Base, LedgerEntry, UsageMetric
 from orchestrator.db.session import get_engine
 from tests.conftest import make_settings, use_settings
+from tests.integration.test_schema import make_workflow
 from tests.support.workers import ROOT
 
 
@@ -62,6 +66,32 @@ def test_a_model_change_shows_as_a_difference(migrated_settings):
     finally:
         table._columns.remove(extra)
     assert any(op[0] == "add_column" and op[3].name == "shoe_size" for op in diff)
+
+
+def test_the_ledger_goes_down_into_usage_metrics_and_the_days_counters(migrated_settings, session):
+    """0009 down: the ledger's settled requests are added to usage_metrics and each day's cost
+    becomes an llm_cost counter again, as 0008 kept them; up again: the counters go."""
+    owner, workflow, _ = make_workflow(session, migrated_settings)
+    today = datetime.now(timezone.utc).date()
+    session.add(UsageMetric(day=today, owner_id=owner.id, workflow_id=workflow.id, provider="acme", model="m1",
+                            requests=1, prompt_tokens=5, completion_tokens=5, cost=Decimal("0.5")))
+    for cost, settled in ((Decimal("0.25"), True), (Decimal("1"), True), (None, False)):
+        session.add(LedgerEntry(id=uuid.uuid4(), owner_id=owner.id, day=today, workflow_id=workflow.id,
+                                execution_id=uuid.uuid4(), node_id="ask", attempt=1, turn=0, provider="acme",
+                                model="m1", reserved=Decimal(2), cost=cost, prompt_tokens=10, completion_tokens=1,
+                                settled_at=datetime.now(timezone.utc) if settled else None))
+    session.commit()
+    engine = get_engine(migrated_settings)
+    command.downgrade(alembic_config(), "0008_lighter_step_writes")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT requests, prompt_tokens, completion_tokens, cost FROM usage_metrics")).one() \
+            == (3, 25, 7, Decimal("1.75"))
+        metric, value = conn.execute(text("SELECT metric, value FROM usage_counters")).one()
+        assert (metric, Decimal(str(value))) == ("llm_cost", Decimal("1.75"))
+    upgrade_database()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM usage_counters")).scalar() == 0
+        assert conn.execute(text("SELECT count(*) FROM llm_ledger")).scalar() == 0
 
 
 def test_the_alembic_command_of_a_checkout_runs_the_package_migrations(tmp_path):

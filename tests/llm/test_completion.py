@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select, update
 
 from examples import llm_server as llm
-from orchestrator.db import Credential, Endpoint, Execution, LLMModel, Provider, StructuredOutput, UsageMetric
+from orchestrator.db import Credential, Endpoint, Execution, LedgerEntry, LLMModel, Provider, StructuredOutput
+from orchestrator.services import usage
 from orchestrator.nodes.base import Continue
 
 ASK = {"model": "acme/m1", "prompt": "Say hello"}
@@ -69,9 +70,10 @@ def test_a_call_gives_text_usage_and_cost_from_the_prices(world):
                                                                                          0.0085, "k1")
     assert [r.api_key for r in world.server.requests] == ["sk-live-abcdefghijklmnop"]
     with world.sessions() as s:      # (the execution's totals are the engine's: see test_llm_e2e)
-        metric = s.scalars(select(UsageMetric)).one()
-        assert (metric.provider, metric.model, metric.requests, metric.prompt_tokens, metric.completion_tokens,
-                metric.cost) == ("acme", "m1", 1, 2, 5, Decimal("0.0085"))
+        entry = s.scalars(select(LedgerEntry)).one()
+        assert (entry.id, entry.provider, entry.model, entry.prompt_tokens, entry.completion_tokens, entry.cost,
+                entry.settled_at is not None) == (call.id, "acme", "m1", 2, 5, Decimal("0.0085"), True)
+        assert entry.reserved > entry.cost          # held the worst case until the turn's commit settled it
         credential = s.scalars(select(Credential)).one()
         assert (credential.quota_used, credential.last_used_at is not None) == (1, True)
 
@@ -83,7 +85,7 @@ def test_cost_is_null_when_a_price_is_unknown(world):
     assert turns.calls[0].cost is None
     with world.sessions() as s:
         assert s.scalars(select(Execution.total_cost)).one() is None
-        assert s.scalars(select(UsageMetric.cost)).one() is None
+        assert s.scalars(select(LedgerEntry.cost)).one() is None
 
 
 def test_usage_not_reported_leaves_tokens_and_cost_unknown(world):
@@ -94,13 +96,14 @@ def test_usage_not_reported_leaves_tokens_and_cost_unknown(world):
     assert (turns.calls[0].usage, turns.calls[0].cost) == (None, None)
 
 
-def test_usage_metrics_add_up_per_day_and_model(world):
+def test_usage_adds_up_per_day_and_model(world):
     world.provider()
     world.run(ASK)
     world.run(ASK)
     with world.sessions() as s:
-        metric = s.scalars(select(UsageMetric)).one()
-        assert (metric.requests, metric.prompt_tokens, metric.completion_tokens, metric.cost) == \
+        today = datetime.now(timezone.utc).date()
+        [row] = usage.usage(s, s.merge(world.owner), today, today, "day_model").items
+        assert (row["requests"], row["prompt_tokens"], row["completion_tokens"], row["cost"]) == \
             (2, 4, 10, Decimal("0.017"))
 
 
@@ -291,7 +294,7 @@ def test_calls_are_stored_redacted(world):
     turns = world.run({"model": "acme/m1", "fallbacks": ["backup/m1"],
                        "prompt": "Write to jane.doe@example.com, Authorization: Bearer abc.def.ghijklmnop, "
                                  "call +44 20 7946 0958"})
-    text = json.dumps([c.__dict__ for c in turns.calls])
+    text = json.dumps([c.__dict__ for c in turns.calls], default=str)
     for secret in (key, "jane.doe@example.com", "abc.def.ghijklmnop", "7946 0958", "ops@example.org"):
         assert secret not in text
     assert "[REDACTED:email]" in text and "Bearer [REDACTED]" in text and "[REDACTED:phone]" in text

@@ -14,7 +14,9 @@ import subprocess
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import psycopg
 import redis
@@ -98,6 +100,21 @@ class OwnRedis:
     def close(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
+
+
+@contextmanager
+def private_servers() -> Iterator[tuple[OwnPostgres, OwnRedis, str]]:
+    """PostgreSQL and Redis of a test module's own, to stop and restart, and the SQLAlchemy URL
+    of a database ``orchestrator`` made on that PostgreSQL."""
+    postgres, broker = OwnPostgres(), OwnRedis()
+    try:
+        with psycopg.connect(postgres.url, autocommit=True) as conn:
+            conn.execute("CREATE DATABASE orchestrator")
+        yield postgres, broker, postgres.url.replace("postgresql://", "postgresql+psycopg://").rsplit("/", 1)[0] \
+            + "/orchestrator"
+    finally:
+        broker.close()
+        postgres.close()
 
 
 class Servers:

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 import uuid
 from datetime import timedelta
 
 import marshmallow
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
 
 from orchestrator.db import Execution, ExecutionEvent, ExecutionStep, HumanApproval
 from orchestrator.db.types import utcnow
@@ -22,17 +24,21 @@ from tests.support.api import fan_out, workflow_fixture
 
 class _FailTimes(marshmallow.Schema):
     times = marshmallow.fields.Integer(load_default=1000)
+    database_locked = marshmallow.fields.Boolean(load_default=False)
 
 
 @register
 class FlakyNode(NodeType):
-    """Fails its first ``times`` attempts (in-process test node)."""
+    """Fails its first ``times`` attempts (in-process test node); ``database_locked``: its own
+    database access meets a locked SQLite database instead."""
 
     type_name = "test_flaky"
     config_schema = _FailTimes
 
     def run(self, ctx):
         if ctx.attempt <= ctx.config["times"]:
+            if ctx.config["database_locked"]:
+                raise OperationalError("SELECT 1", {}, sqlite3.OperationalError("database is locked"))
             raise NodeError(f"flaky failure on attempt {ctx.attempt}")
         return {"attempt": ctx.attempt}
 

@@ -3,7 +3,7 @@ workflow snapshots (seed 001), execution lineage and artifacts (seed 003); workf
 group and who published them when, audit entries the app that acted
 
 Revision ID: 0012_seed_rows
-Revises: 0008_lighter_step_writes
+Revises: 0009_llm_ledger
 Create Date: 2026-12-07
 """
 from alembic import op
@@ -12,7 +12,7 @@ import orchestrator.db.types
 from sqlalchemy.dialects import postgresql
 
 revision = '0012_seed_rows'
-down_revision = '0008_lighter_step_writes'
+down_revision = '0009_llm_ledger'
 branch_labels = None
 depends_on = None
 
