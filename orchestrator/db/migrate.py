@@ -51,7 +51,18 @@ def run_environment() -> None:
 
 
 def _migrate(connection) -> None:
-    context.configure(connection=connection, target_metadata=Base.metadata,
-                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
-    with context.begin_transaction():
-        context.run_migrations()
+    sqlite = connection.dialect.name == "sqlite"
+    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=sqlite,
+                      compare_type=True)
+    # SQLite's batch migrations copy a table, drop the old one and rename the copy: with
+    # foreign keys on, the drop would cascade into every table that references it (SQLite's
+    # own advice: foreign keys off while a schema changes, which works outside a transaction only).
+    pragma = connection.connection.driver_connection.execute if sqlite and not connection.in_transaction() else None
+    if pragma is not None:
+        pragma("PRAGMA foreign_keys=OFF")
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+    finally:
+        if pragma is not None:
+            pragma("PRAGMA foreign_keys=ON")

@@ -10,9 +10,12 @@ from api.schemas import PageQuery, page_of
 from orchestrator.db import ApiKey
 
 
-class ApiKeyCreateSchema(Schema):
+class KeyCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(1, 100),
                          metadata={"description": "What the key is for", "example": "laptop"})
+
+
+class ApiKeyCreateSchema(KeyCreateSchema):
     user_email = fields.Email(validate=validate.Length(max=255), metadata={
         "description": "Admins only: make the key for this user (created if new); default: yourself"})
 
@@ -22,15 +25,20 @@ class ApiKeyQuery(PageQuery):
                            metadata={"description": "Admins only: every user's keys"})
 
 
-class ApiKeySchema(Schema):
+class KeySchema(Schema):
+    """What every kind of key shows (an API key's, an app's)."""
+
     id = fields.UUID(required=True)
     name = fields.String(required=True)
     prefix = fields.String(required=True, metadata={"description": "The key's first characters, to recognise it"})
-    user_email = fields.String(required=True, attribute="user.email", metadata={"description": "Whose key it is"})
     created_at = fields.DateTime(required=True)
     last_used_at = fields.DateTime(required=True, allow_none=True)
     revoked_at = fields.DateTime(required=True, allow_none=True,
                                  metadata={"description": "null while the key works"})
+
+
+class ApiKeySchema(KeySchema):
+    user_email = fields.String(required=True, attribute="user.email", metadata={"description": "Whose key it is"})
 
 
 class ApiKeyCreatedSchema(ApiKeySchema):

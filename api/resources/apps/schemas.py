@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from api.resources.api_keys.schemas import ApiKeyCreatedSchema, ApiKeySchema
+from api.resources.api_keys.schemas import KeySchema
 from api.schemas import PageQuery, page_of
 from orchestrator.states import AppStatus, AuditPolicy
 
@@ -44,12 +44,12 @@ class AppSchema(Schema):
     updated_at = fields.DateTime(required=True)
 
 
-class AppKeySchema(ApiKeySchema):
+class AppKeySchema(KeySchema):
     app_id = fields.UUID(required=True)
 
 
-class AppKeyCreatedSchema(ApiKeyCreatedSchema):
-    app_id = fields.UUID(required=True)
+class AppKeyCreatedSchema(AppKeySchema):
+    key = fields.String(required=True, metadata={"description": "The key itself, shown only in this answer"})
 
 
 class AppLicenseCreateSchema(Schema):
