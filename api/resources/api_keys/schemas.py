@@ -10,9 +10,13 @@ from api.schemas import PageQuery, page_of
 from orchestrator.db import ApiKey
 
 
-class ApiKeyCreateSchema(Schema):
+class KeyCreateSchema(Schema):
+    """A new key of any kind: its name."""
     name = fields.String(required=True, validate=validate.Length(1, 100),
                          metadata={"description": "What the key is for", "example": "laptop"})
+
+
+class ApiKeyCreateSchema(KeyCreateSchema):
     user_email = fields.Email(validate=validate.Length(max=255), metadata={
         "description": "Admins only: make the key for this user (created if new); default: yourself"})
 

@@ -6,7 +6,7 @@ from flask.views import MethodView
 
 from api.blueprint import Blueprint, conflict
 from api.context import audited, owner, transaction
-from api.resources.api_keys.schemas import ApiKeyCreateSchema, IssuedKey
+from api.resources.api_keys.schemas import IssuedKey, KeyCreateSchema
 from api.resources.apps.schemas import (
     AppChangeSchema, AppCreateSchema, AppKeyCreatedSchema, AppKeyPageSchema, AppKeySchema,
     AppLicenseCreateSchema, AppLicensePageSchema, AppLicenseSchema, AppPageSchema, AppQuery, AppSchema,
@@ -69,7 +69,7 @@ class Keys(MethodView):
         with transaction() as session:
             return apps.list_keys(session, owner(), app_id, **query)
 
-    @blp.arguments(ApiKeyCreateSchema)
+    @blp.arguments(KeyCreateSchema)
     @blp.response(201, AppKeyCreatedSchema)
     def post(self, body, app_id):
         """Make a key for an app; the key is in this answer only"""
