@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from orchestrator.db import Execution, User
 from orchestrator.db.transient import run_again, transient
-from tests.unit.test_engine import linear, load, submit
+from tests.unit.engine.test_engine import linear, load, submit
 
 
 def test_what_is_transient_and_what_is_not(env):
