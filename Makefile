@@ -17,10 +17,12 @@ $(BIN)/orchestrator: pyproject.toml constraints.txt constraints-test.txt
 
 venv: $(BIN)/orchestrator
 
-# ruff and the import-linter layers contract (.importlinter) run first.
+# ruff, the import-linter layers contract (.importlinter) and mypy ([tool.mypy] in
+# pyproject.toml) run first.
 test: venv tools
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 # The console's browser tests drive Debian's chromium, and the metrics tests check /metrics

@@ -40,8 +40,8 @@ class _Parser(FlaskParser):
             return data
         except json.JSONDecodeError:
             raise                       # webargs: an empty body is missing, anything else 400
-        except (ValueError, RecursionError) as exc:
-            self._handle_invalid_json_error(exc, req)
+        except (ValueError, RecursionError) as exc:    # webargs' answer to an undecodable body
+            flask_smorest.abort(400, exc=exc, messages={"json": ["Invalid JSON body."]})
 
 
 def _snake(name: str) -> str:

@@ -11,7 +11,8 @@ from typing import Any
 
 import flask_smorest
 from flask import Flask, current_app
-from marshmallow import Schema, fields
+from flask_smorest.error_handler import ErrorSchema as SmorestErrorSchema
+from marshmallow import fields
 from sqlalchemy.exc import DataError
 from sqlalchemy.exc import OperationalError as DatabaseUnavailable
 from werkzeug.exceptions import HTTPException
@@ -43,7 +44,7 @@ MESSAGES = {
 }
 
 
-class ErrorSchema(Schema):
+class ErrorSchema(SmorestErrorSchema):
     code = fields.Integer(required=True, metadata={"description": "HTTP status code"})
     status = fields.String(required=True, metadata={"description": "HTTP reason phrase"})
     message = fields.String(required=True, metadata={"description": "What went wrong, for a person"})
@@ -70,14 +71,14 @@ class Api(flask_smorest.Api):
 
     def handle_http_exception(self, error: HTTPException):
         data = getattr(error, "data", None) or {}
-        if error.code == 413:
+        code = error.code or 500        # None only on werkzeug's base class, which nothing raises
+        if code == 413:
             message = f"request body too large: the limit is {current_app.config['MAX_CONTENT_LENGTH']} bytes"
         else:
-            message = data.get("message") or MESSAGES.get(error.code) or error.description
+            message = data.get("message") or MESSAGES.get(code) or error.description or error.name
         headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
         headers.update(data.get("headers") or {})
-        return error_body(error.code, message, _by_field(data.get("errors") or data.get("messages") or {})), \
-            error.code, headers
+        return error_body(code, message, _by_field(data.get("errors") or data.get("messages") or {})), code, headers
 
 
 def _domain_error(exc: Exception):
@@ -85,7 +86,7 @@ def _domain_error(exc: Exception):
     if code >= 500:
         log.warning("%s: %s", type(exc).__name__, exc)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
-    return error_body(code, message or getattr(exc, "message", str(exc)), getattr(exc, "errors", None)), code, headers
+    return error_body(code, message or str(getattr(exc, "message", exc)), getattr(exc, "errors", None)), code, headers
 
 
 def _unexpected(exc: Exception):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask_smorest import abort
 from marshmallow import Schema, fields
@@ -15,7 +16,7 @@ log = logging.getLogger(__name__)
 BROKER_TIMEOUT_SECONDS = 3
 
 blp = Blueprint("operations", __name__, description="Health, readiness and Prometheus metrics (no API key)")
-NO_KEY = {"security": []}
+NO_KEY: dict[str, list[Any]] = {"security": []}
 
 
 class HealthSchema(Schema):

@@ -196,12 +196,16 @@ def _keys_in(text: str, root: str) -> set[str]:
         return set()
     found: set[str] = set()
     for item in tree.find_all((ast.Getattr, ast.Getitem)):
-        if isinstance(item.node, ast.Name) and item.node.name == root:
-            if isinstance(item, ast.Getattr):
-                found.add(item.attr)
-            elif isinstance(item.arg, ast.Const) and isinstance(item.arg.value, str):
-                found.add(item.arg.value)
+        if isinstance(item, ast.Getattr) and _is_variable(item.node, root):
+            found.add(item.attr)
+        elif (isinstance(item, ast.Getitem) and _is_variable(item.node, root)
+              and isinstance(item.arg, ast.Const) and isinstance(item.arg.value, str)):
+            found.add(item.arg.value)
     return found
+
+
+def _is_variable(node: ast.Node, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.name == name
 
 
 def referenced_keys(root: str, value: Any, conditions: Iterable[str] = ()) -> dict[str, str]:

@@ -9,8 +9,9 @@ from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
 
 from api.auth import COOKIE, key_of
 from api.console.dag import layout
@@ -228,7 +229,7 @@ def schedules_page():
 
 
 @blp.route("/usage")
-def usage_page():
+def usage_page() -> str | tuple[str, int]:
     start, end = usage.window(_day(request.args.get("from")), _day(request.args.get("to")))
     chosen = {"provider": request.args.get("provider") or None, "model": request.args.get("model") or None}
     try:
@@ -247,7 +248,7 @@ def usage_page():
               for name in ("requests", "prompt_tokens", "completion_tokens", "total_tokens")}
     totals["cost"] = sum(costs) if costs else None
     chart = [(start + timedelta(days=i), days.get(start + timedelta(days=i))) for i in range((end - start).days + 1)]
-    choices = {name: sorted({row[name] for row in rows} | ({chosen[name]} - {None})) for name in chosen}
+    choices = {name: sorted({row[name] for row in rows}.union([value] if value else [])) for name, value in chosen.items()}
     return render_template("console/usage.html", rows=rows, totals=totals, chart=chart, most=max(costs, default=0),
                            start=start, end=end, chosen=chosen, choices=choices)
 

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from orchestrator.cli.client import Client, Row
-from orchestrator.cli.remote import command, group, listed, rows, said
+from orchestrator.cli.remote import Action, command, group, listed, rows, said
 from orchestrator.cli.tables import table
 from orchestrator.cli.workflows import read_file
 from orchestrator.services.errors import DomainError
@@ -73,6 +73,10 @@ def _render_one(console: Console, row: Row) -> None:
     console.print(escape(json.dumps(row, indent=2)), highlight=False)
 
 
+def _decide_tool(kind: Kind, action: str) -> Action:
+    return lambda args, client: client.call("POST", f"{kind.path}/{kind.find(client, args.tool)['id']}/{action}")
+
+
 def _add_kind(commands: argparse._SubParsersAction, kind: Kind) -> None:
     plural = f"{kind.name}s"
     kinds = group(commands, plural, kind.help)
@@ -91,7 +95,7 @@ def _add_kind(commands: argparse._SubParsersAction, kind: Kind) -> None:
     if kind.name == "tool":
         for action in ("approve", "reject"):
             command(kinds, action, f"{action} a tool (admins)",
-                    lambda a, c, action=action: c.call("POST", f"/tools/{kind.find(c, a.tool)['id']}/{action}"),
+                    _decide_tool(kind, action),
                     said(lambda r: f"tool {r['name']}: {r['status']}"), ref)
 
 

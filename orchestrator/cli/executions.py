@@ -63,8 +63,9 @@ def _render_execution(console: Console, e: Row) -> None:
     progress.summary(e, console, e["steps"])
 
 
-def _act(action: str) -> Action:
-    return lambda args, client: client.call("POST", f"/executions/{args.execution_id}/{action}")
+def _act(resource: str, action: str) -> Action:
+    """POST /{resource}s/{id}/{action}, with the id given as the argument ``{resource}_id``."""
+    return lambda args, client: client.call("POST", f"/{resource}s/{getattr(args, f'{resource}_id')}/{action}")
 
 
 # approvals
@@ -111,7 +112,7 @@ def add_commands(commands: argparse._SubParsersAction) -> argparse._SubParsersAc
             (("--traceback",), {"action": "store_true", "help": "the traceback of each failed step"}))
     for action, help in (("cancel", "cancel: open steps are cancelled"), ("pause", "pause after running steps"),
                          ("resume", "resume a paused execution"), ("retry", "retry a failed execution")):
-        command(executions, action, help, _act(action), said(lambda e: f"execution {e['id']}: {e['status']}"),
+        command(executions, action, help, _act("execution", action), said(lambda e: f"execution {e['id']}: {e['status']}"),
                 (("execution_id",), {}))
 
     approvals = group(commands, "approvals", "human approvals")
@@ -136,6 +137,6 @@ def add_commands(commands: argparse._SubParsersAction) -> argparse._SubParsersAc
             (("--input",), {"default": "{}", "help": "input of every run as JSON"}), (("--name",), {}))
     for action in ("pause", "resume"):
         command(schedules, action, f"{action} a schedule",
-                lambda a, c, action=action: c.call("POST", f"/schedules/{a.schedule_id}/{action}"),
+                _act("schedule", action),
                 said(_schedule_said), (("schedule_id",), {}))
     return executions

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from rich.console import Console
 from rich.markup import escape
@@ -25,7 +25,7 @@ def follow(client: Client, execution_id: str, total_nodes: int, console: Console
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         bar = progress.add_task("starting", total=total_nodes)
-        done: set[str] = set()
+        done: set[str | None] = set()
         for event in client.events(execution_id):
             kind, node = event["event_type"], event.get("node_id")
             if kind in STEP_DONE and node not in done:
@@ -97,7 +97,7 @@ def step_errors(steps: list[dict[str, Any]], console: Console) -> None:
         console.print(f"[red]{escape(', '.join(nodes))}:[/] {escape(error)}", highlight=False)
 
 
-def summary(execution: dict[str, Any], console: Console, steps: list[dict[str, Any]] = ()) -> None:
+def summary(execution: dict[str, Any], console: Console, steps: Sequence[dict[str, Any]] = ()) -> None:
     """The outcome, the execution's error unless it only repeats a step's (printed already), the output."""
     colour = "green" if execution["status"] == "completed" else "red"
     console.print(f"execution {execution['id']}: [bold {colour}]{execution['status']}[/]"

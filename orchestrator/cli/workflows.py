@@ -71,7 +71,9 @@ def _references(definition: WorkflowDefinition) -> list[tuple[str, str, str]]:
     found = []
     for node in definition.nodes.values():
         key = REFERENCES.get(node.type)
-        name = node.config.get(key) if key else None
+        if key is None:
+            continue
+        name = node.config.get(key)
         if isinstance(name, str) and not is_templated(name):
             found.append((node.id, key, name))
     return found

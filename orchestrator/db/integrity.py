@@ -32,7 +32,8 @@ class Check:
 
 
 def _rows(conn: Connection | sqlite3.Connection, sql: str) -> list[str]:
-    rows = conn.execute(sql if isinstance(conn, sqlite3.Connection) else text(sql)).fetchmany(SHOWN + 1)
+    result = conn.execute(sql) if isinstance(conn, sqlite3.Connection) else conn.execute(text(sql))
+    rows = result.fetchmany(SHOWN + 1)
     return [" ".join(str(v) for v in row) for row in rows]
 
 
@@ -89,4 +90,5 @@ def check(settings: Settings) -> list[Check]:
                                     else "SHOW server_version")).scalar()
         checks = [Check("connection", True, f"{engine.dialect.name} {version}"), *_schema(conn)]
         checks += _postgresql(conn) if engine.dialect.name == "postgresql" else []
-    return checks + (_sqlite(engine.url.database) if engine.dialect.name == "sqlite" else [])
+    database = engine.url.database          # None only in memory, where there is no file to check
+    return checks + (_sqlite(database) if engine.dialect.name == "sqlite" and database else [])

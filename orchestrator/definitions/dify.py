@@ -135,7 +135,7 @@ def _http(data: dict[str, Any], refs: References, _models: dict[str, str]) -> di
     if auth.get("type") == "api-key":
         auth_config = auth.get("config") or {}
         key = refs.template(auth_config.get("api_key", ""))
-        scheme = auth_config.get("type")
+        scheme = auth_config.get("type", "")
         header = auth_config.get("header") if scheme == "custom" else "Authorization"
         config["headers"][header or "Authorization"] = {"bearer": f"Bearer {key}", "basic": f"Basic {key}"}.get(
             scheme, key)

@@ -57,13 +57,13 @@ OUTPUTS = {
 class References:
     """Turns references into expressions, knowing each node's Dify type."""
 
-    def __init__(self, node_types: dict[str, str]):
+    def __init__(self, node_types: dict[str, str | None]):
         self.node_types = node_types
         self.secrets: set[str] = set()
         # http-request nodes whose status_code something reads: it sees every status, as in Dify
         self.status_read: set[str] = set()
 
-    def expression(self, selector: list[Any]) -> str:
+    def expression(self, selector: object) -> str:
         if not isinstance(selector, list) or len(selector) < 2 or not all(isinstance(p, str) for p in selector):
             raise Untranslatable(f"variable selector {selector!r} is not [node id, variable, ...]")
         source, variable, *rest = selector
@@ -117,7 +117,7 @@ class References:
     # -- if-else --------------------------------------------------------------------------
 
     def _operand(self, condition: dict[str, Any]) -> str:
-        value = condition.get("value")
+        value: Any = condition.get("value")
         whole = REFERENCE.fullmatch(value) if isinstance(value, str) else None
         if whole:
             return self.expression([whole[1], *whole[2].split(".")])

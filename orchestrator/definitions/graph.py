@@ -31,7 +31,8 @@ def find_cycles(node_ids: Sequence[str], edges: Iterable[tuple[str, str]]) -> li
     the given order; at least one per group of nodes that cannot be ordered."""
     edges = list(edges)
     position = {node_id: index for index, node_id in enumerate(node_ids)}
-    remaining, cycles = list(node_ids), []
+    remaining = list(node_ids)
+    cycles: list[list[str]] = []
     while True:
         kept = set(remaining)
         _, leftover = topological_sort(remaining, [(s, t) for s, t in edges if s in kept and t in kept])

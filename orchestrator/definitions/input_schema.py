@@ -59,7 +59,9 @@ def _pattern_properties(validator: Validator, patterns: Mapping[str, Any], insta
     for pattern, subschema in patterns.items():
         for key, value in instance.items():
             if _search(pattern, key):
-                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+                # every jsonschema validator class has descend; its Validator protocol omits it
+                yield from validator.descend(  # type: ignore[attr-defined]
+                    value, subschema, path=key, schema_path=pattern)
 
 
 def _format_checker(base: FormatChecker) -> FormatChecker:
@@ -71,7 +73,7 @@ def _format_checker(base: FormatChecker) -> FormatChecker:
 
 
 def _refuse_retrieval(uri: str) -> Resource:
-    raise NoSuchResource(ref=uri)
+    raise NoSuchResource(ref=uri)  # type: ignore[call-arg]  # attrs class: see _NOWHERE
 
 
 @lru_cache(maxsize=8)
@@ -81,8 +83,9 @@ def _validator_class(base: type[Validator]) -> type[Validator]:
 
 
 # Knows no schema of its own: jsonschema adds the schema being validated (and the drafts'
-# meta-schemas), and any other URI is unresolvable instead of fetched.
-_NOWHERE = Registry(retrieve=_refuse_retrieval)
+# meta-schemas), and any other URI is unresolvable instead of fetched. (referencing's attrs
+# classes declare their fields with the pre-PEP 681 __dataclass_transform__, which mypy ignores.)
+_NOWHERE = Registry(retrieve=_refuse_retrieval)  # type: ignore[call-arg]
 
 
 def _validator(schema: dict[str, Any]) -> Validator:
@@ -113,7 +116,8 @@ def _local_errors(schema: dict[str, Any], validator: Validator) -> list[str]:
                 errors.append(f"{where}: only references inside the schema ('#...') are allowed, not {ref!r}")
                 continue
             try:
-                validator._resolver.lookup(ref)  # noqa: SLF001 - jsonschema's own resolver, as it validates
+                # jsonschema's own (private) resolver, the one it validates with
+                validator._resolver.lookup(ref)  # type: ignore[attr-defined]
             except Unresolvable:
                 errors.append(f"{where}: {ref!r} does not point into the schema")
         patterns = [node["pattern"]] if isinstance(node.get("pattern"), str) else []

@@ -171,7 +171,7 @@ def _config_errors(node: NodeSpec) -> list[str]:
         node_type = get_node_type(node.type)
     except UnknownNodeType as exc:
         return [f"{label}: {exc}"]
-    schema = config_schema_of(node_type)
+    schema = config_schema_of(node_type)  # type: ignore[arg-type]  # a class is hashable: python/mypy#11470
     try:
         schema.load(node.config)
     except ValidationError as exc:

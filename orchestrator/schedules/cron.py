@@ -149,9 +149,16 @@ def _floor(where: ZoneInfo, instant: datetime) -> datetime:
     wall = local.replace(tzinfo=None, microsecond=0, fold=0)
     if not local.fold:
         return wall
-    first_offset = local.replace(fold=0).utcoffset()
-    change = _change_between(where, instant - (first_offset - local.utcoffset()), instant)
+    first_offset = _offset(local.replace(fold=0))
+    change = _change_between(where, instant - (first_offset - _offset(local)), instant)
     return change.replace(tzinfo=None) + first_offset - SECOND
+
+
+def _offset(local: datetime) -> timedelta:
+    offset = local.utcoffset()
+    if offset is None:
+        raise ValueError(f"{local} has no time zone")
+    return offset
 
 
 def _instant(where: ZoneInfo, wall: datetime) -> datetime:

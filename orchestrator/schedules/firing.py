@@ -75,7 +75,7 @@ def _start(engine: Engine, session: Session, outbox: Outbox, schedule: Scheduled
     except IntegrityError:
         log.info("schedule %s: slot %s was already fired", schedule.id, slot)
         return
-    owner = session.get(User, schedule.owner_id)
+    owner = session.get_one(User, schedule.owner_id)
     try:
         with session.begin_nested():
             limits.take_execution_slot(session, owner, now)    # a scheduled run counts like a submitted one

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from orchestrator.db import ApiKey, Base, User
+from orchestrator.db.accounts import HashedKey
 from orchestrator.db.types import utcnow
 from orchestrator.services.errors import Forbidden, Invalid, NotFound
 from orchestrator.services.pagination import DEFAULT_LIMIT, Page, paginate
@@ -24,7 +25,8 @@ KEY_PREFIX = "ork_"
 PREFIX_LENGTH = 12
 ADMIN_EMAIL = "admin@localhost"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-K = TypeVar("K")
+K = TypeVar("K", bound=HashedKey)
+R = TypeVar("R", bound=Base)
 
 
 def hash_key(plaintext: str) -> str:
@@ -58,7 +60,7 @@ def revoke(key: K) -> K:
     return key
 
 
-def _insert_or_get(session: Session, row: Base, existing: Select) -> Base:
+def _insert_or_get(session: Session, row: R, existing: Select[R]) -> R:
     """Insert ``row``, or, when a concurrent transaction inserted its unique twin first, that
     twin: processes starting together (gunicorn workers with ORCHESTRATOR_BOOTSTRAP_API_KEY)
     all succeed. The insert runs in a savepoint so the caller's transaction survives it."""

@@ -50,7 +50,7 @@ def runnable_workflow(session: Session, app: App, workflow_id: uuid.UUID) -> Wor
     licensed = session.scalar(select(AppLicense.id).where(AppLicense.app_id == app.id,
                                                           AppLicense.group_id == workflow.group_id))
     if licensed is None:
-        group = session.get(WorkflowGroup, workflow.group_id)
+        group = session.get_one(WorkflowGroup, workflow.group_id)
         raise Forbidden(f"app {app.alias_id!r} holds no license for group {group.name!r} of workflow "
                         f"{workflow.name!r}")
     if workflow.status != WorkflowStatus.PUBLISHED or workflow.published_version is None:

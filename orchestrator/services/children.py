@@ -50,7 +50,7 @@ def start_children(txn: Transaction, step: Row, suspend: Suspend) -> bool:
         txn.fail_attempt(step, f"a map over {len(runs)} items is over the limit of {settings.max_map_items} "
                                "(ORCHESTRATOR_MAX_MAP_ITEMS)", retryable=False)
         return True
-    owner = txn.session.get(User, txn.execution.owner_id)
+    owner = txn.session.get_one(User, txn.execution.owner_id)
     try:
         planned = [_plan(txn, owner, run) for run in runs]
     except DomainError as exc:
@@ -87,7 +87,7 @@ def finish_child(txn: Transaction) -> None:
         return
     parent = txn.related(child.parent_execution_id)
     step = parent.step(child.parent_step_id) if parent is not None else None
-    if step is None or step.status != S.WAITING:
+    if parent is None or step is None or step.status != S.WAITING:
         return          # the parent moved on (cancelled, timed out): nothing waits for this child
     state = parent.load_checkpoint(step)
     siblings = {row.id: {"execution_id": str(row.id), "status": row.status, "output": row.output,
@@ -110,7 +110,7 @@ def finish_child(txn: Transaction) -> None:
     open_count = sum(E(s["status"]) in EXECUTION_ACTIVE for s in siblings.values())
     started = len(siblings)
     if started < len(runs):
-        owner = txn.session.get(User, parent.execution.owner_id)
+        owner = txn.session.get_one(User, parent.execution.owner_id)
         try:
             while started < len(runs) and open_count < state["max_concurrency"]:
                 _start(parent, owner, step, runs[started], started)

@@ -50,8 +50,8 @@ def node_references(definition: dict[str, Any]) -> dict[str, set[str]]:
                             ("tools", config.get("tool") if kind == "tool" else None),
                             ("teams", config.get("team") if kind == "team" else None),
                             ("workflows", config.get("workflow") if kind == "subworkflow" else None)):
-            if _named(value):
-                found[part].add(value)
+            if name := _named(value):
+                found[part].add(name)
         if isinstance(inline, dict):       # an inline agent's tools, an inline team's members
             found["tools"].update(filter(_named, inline.get("tools") or []))
             found["agents"].update(filter(_named, named_agents(inline).values()))
@@ -67,7 +67,7 @@ def _resolve(session: Session, owner: User, found: dict[str, set[str]]) -> tuple
     named = [a for name in sorted(found["agents"]) if (a := agent_by_name(session, owner.id, name)) is not None]
     for agent in named:
         found["tools"].update(agent.tools)
-    tools = [t for name in sorted(found["tools"]) if (t := usable_tool(session, owner.id, name)) is not None]
+    tools = [tool for name in sorted(found["tools"]) if (tool := usable_tool(session, owner.id, name)) is not None]
     found["workflows"].update(str(t.config["workflow_id"]) for t in tools if t.config.get("workflow_id"))
     return teams, named, tools
 

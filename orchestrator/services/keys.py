@@ -1,7 +1,7 @@
 """Key rotation: re-encrypt every encrypted column with the first configured key."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 from orchestrator.crypto import KeyRing, open_field, seal_field
 from orchestrator.db import Credential, Secret, WorkflowNodeHistory, WorkflowSnapshot, WorkflowVersion
 
-# Every model with encrypted fields, and those fields (see orchestrator.crypto).
-ENCRYPTED_FIELDS = {
+# Every model with encrypted fields, and those fields (see orchestrator.crypto; each has key_id).
+ENCRYPTED_FIELDS: dict[type[Any], tuple[str, ...]] = {
     WorkflowVersion: ("definition",),
     Credential: ("api_key", "secret_key"),
     Secret: ("value",),

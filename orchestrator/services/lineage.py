@@ -74,15 +74,17 @@ def _label(session: Session, kind: str, ref_id: uuid.UUID) -> str | None:
     """A few words naming the origin, or None when it is gone."""
     if kind == LineageKind.API_KEY:
         key = session.get(ApiKey, ref_id)
-        return key and f"API key {key.prefix}… ({key.name})"
+        return f"API key {key.prefix}… ({key.name})" if key else None
     if kind == LineageKind.APP:
         app = session.get(App, ref_id)
-        return app and f"app {app.alias_id} ({app.name})"
+        return f"app {app.alias_id} ({app.name})" if app else None
     if kind == LineageKind.SCHEDULE:
         schedule = session.get(ScheduledWorkflow, ref_id)
-        return schedule and f"schedule {schedule.cron_expression} ({schedule.timezone})"
+        return f"schedule {schedule.cron_expression} ({schedule.timezone})" if schedule else None
     execution = session.get(Execution, ref_id)
-    return execution and f"execution of {session.get(Workflow, execution.workflow_id).name} ({execution.status})"
+    if execution is None:
+        return None
+    return f"execution of {session.get_one(Workflow, execution.workflow_id).name} ({execution.status})"
 
 
 def lineage_of(session: Session, owner: User, execution_id: uuid.UUID) -> Lineage:

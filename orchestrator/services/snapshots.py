@@ -77,7 +77,7 @@ def describe(session: Session, keyring: KeyRing, owner: User, workflow_id: uuid.
 
 
 def _snapshot_definition(session: Session, keyring: KeyRing, snapshot: WorkflowSnapshot) -> dict[str, Any]:
-    return definition_of(keyring, session.get(WorkflowVersion, snapshot.workflow_version_id))
+    return definition_of(keyring, session.get_one(WorkflowVersion, snapshot.workflow_version_id))
 
 
 def restore(session: Session, keyring: KeyRing, owner: User, workflow_id: uuid.UUID,

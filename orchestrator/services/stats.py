@@ -23,11 +23,11 @@ def active_executions(session: Session) -> dict[str, int]:
 
 
 def steps_queued(session: Session) -> int:
-    return session.scalar(select(func.count()).where(ExecutionStep.status == StepStatus.QUEUED))
+    return session.execute(select(func.count()).where(ExecutionStep.status == StepStatus.QUEUED)).scalar_one()
 
 
 def approvals_pending(session: Session) -> int:
-    return session.scalar(select(func.count()).where(HumanApproval.status == ApprovalStatus.PENDING))
+    return session.execute(select(func.count()).where(HumanApproval.status == ApprovalStatus.PENDING)).scalar_one()
 
 
 def schedule_lag_seconds(session: Session, now: datetime) -> float:

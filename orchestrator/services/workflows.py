@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -52,7 +52,8 @@ def validate(source: Any) -> Validation:
     for each template reference to a node the definition does not have."""
     definition = _parse(source)
     warnings = []
-    places = [(f"node {node.id}", node.config, ()) for node in definition.nodes.values()]
+    places: list[tuple[str, Any, Sequence[str]]] = [
+        (f"node {node.id}", node.config, ()) for node in definition.nodes.values()]
     places += [(f"edge {edge.source} -> {edge.target}", None, [edge.condition] if edge.condition else [])
                for edge in definition.edges]
     places.append(("output", definition.output, ()))

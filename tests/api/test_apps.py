@@ -168,6 +168,8 @@ def test_bad_input_names_the_problem(stack, client):
     answer = client.post(f"{API}/apps", json={"name": "x", "alias_id": "no spaces", "audit_policy": "some"})
     assert answer.status_code == 422 and set(answer.json["errors"]) == {"alias_id", "audit_policy"}
     assert client.patch(f"{API}/apps/{app['id']}", json={"status": "paused"}).status_code == 422
+    answer = client.post(f"{API}/apps/{app['id']}/keys", json={"name": "k", "user_email": "admin@localhost"})
+    assert answer.status_code == 422 and set(answer.json["errors"]) == {"user_email"}     # a user's key's field
     group_id = group_with(client, "g", workflow_id)
     assert client.post(f"{API}/groups", json={"name": "g"}).status_code == 409
     other_group = client.post(f"{API}/groups", json={"name": "h"}).json["id"]

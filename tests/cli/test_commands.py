@@ -59,7 +59,8 @@ def test_workflow_lists_page_with_limit_and_cursor(cli):
     assert f"more: --cursor {first['next_cursor']}" in cli("workflows", "list", "--limit", "2")
 
 
-def test_validate_checks_the_file_here_and_names_on_the_api(cli, tmp_path):
+def test_validate_checks_the_file_here_and_names_on_the_api(cli, tmp_path, monkeypatch):
+    monkeypatch.setattr(registry, "_registered", {})    # the installed types only, not other tests' own
     assert cli("workflows", "validate", CHAIN, "--json") == {
         "name": "chain", "nodes": ["a", "b", "c"], "warnings": [], "checked_against": os.environ["ORCHESTRATOR_URL"]}
     typo = tmp_path / "typo.yaml"

@@ -3,7 +3,6 @@ offline model provider over HTTP and a local HTTP service for the tools."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from sqlalchemy import select
@@ -14,6 +13,7 @@ from orchestrator.nodes.base import Suspend
 from orchestrator.services import agents, api_keys, approvals, executions, providers, templates, workflows
 from tests.integration import test_llm_e2e as llm_e2e
 from tests.support.stack import finished, submit, wait_until
+from tests.support.waiting import until
 
 # The LLM end-to-end stack: the offline provider, providers acme and backup with models m1 and m2.
 provider_server, stack, fresh_provider, calls_of = \
@@ -285,7 +285,7 @@ def test_a_worker_killed_mid_loop_resumes_from_its_last_turn(stack, provider_ser
         execution_id = submit(stack, agent_workflow(), {"question": "q"})
         wait_until(stack, execution_id, lambda e, steps, _: steps["assist"].turn == 2
                    and steps["assist"].status == "running")
-        time.sleep(0.5)                                   # the second model call is in flight
+        until("the second model call is in flight", lambda: provider_server.in_flight)
         workers.kill("victim")
         workers.start("w1")
         execution, steps, _ = finished(stack, execution_id, timeout=40)

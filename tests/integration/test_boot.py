@@ -10,7 +10,6 @@ import threading
 import time
 from pathlib import Path
 
-import psycopg
 import pytest
 import requests
 from sqlalchemy import create_engine, func, select, text
@@ -23,19 +22,12 @@ from orchestrator.services import api_keys
 from tests.conftest import make_settings, use_settings
 from tests.support.api import BOOTSTRAP_KEY
 from tests.support.servers import free_port
+from tests.support.waiting import activity, until, waiting_for_a_lock
 from tests.support.workers import ROOT, procfile
 
 pytestmark = pytest.mark.integration
 WORKERS = 4
 TRIALS = 5
-
-
-def activity(url: str, where: str = "true") -> int:
-    """Sessions open on the database of ``url`` that match ``where`` (pg_stat_activity)."""
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(url.replace("+psycopg", "").rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        return conn.execute(f"SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND {where}",
-                            (name,)).fetchone()[0]
 
 
 def boot(url: str, log: Path) -> tuple[subprocess.Popen, str]:
@@ -94,10 +86,7 @@ def test_ensuring_the_bootstrap_key_waits_for_a_concurrent_start_and_uses_its_ro
         api_keys.ensure_api_key(a, BOOTSTRAP_KEY)
         b = threading.Thread(target=process_b)
         b.start()
-        deadline = time.monotonic() + 10
-        while not activity(url, "wait_event_type = 'Lock'") and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert activity(url, "wait_event_type = 'Lock'"), "B did not reach the insert"
+        until("B waits for A's insert", lambda: waiting_for_a_lock(url), timeout=10)
     b.join(10)
     assert errors == []
     with sessions() as s:

@@ -14,6 +14,7 @@ from orchestrator.states import EXECUTION_TERMINAL
 from tests.support.api import BOOTSTRAP_KEY, workflow_fixture
 from tests.support.servers import free_port, private_servers
 from tests.support.stack import finished, http_node, running_stack, state, submit
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.integration
 CHAIN = 5
@@ -40,6 +41,11 @@ def slow_chain(stack, name: str) -> dict:
                                                      for i in range(CHAIN - 1)]}
 
 
+def a_second_node_called(stack, names) -> bool:
+    """A chain's first node has completed and its second runs."""
+    return any(stack.http.hits[f"{name}-1"] for name in names)
+
+
 def assert_every_step_ran_once(stack, execution_ids, names=()):
     """Each node completed once in the database and, for ``names``, called out once."""
     for execution_id in execution_ids:
@@ -56,8 +62,9 @@ def assert_every_step_ran_once(stack, execution_ids, names=()):
 
 def test_redis_restart_during_a_run_loses_nothing(chaos_stack, own):
     _, broker, _ = own
-    ids = [submit(chaos_stack, slow_chain(chaos_stack, f"redis-{i}")) for i in range(RUNS)]
-    time.sleep(0.8)                                   # some steps done, some queued, some running
+    names = [f"redis-{i}" for i in range(RUNS)]
+    ids = [submit(chaos_stack, slow_chain(chaos_stack, name)) for name in names]
+    until("some steps are done, some queued, some running", lambda: a_second_node_called(chaos_stack, names))
     assert any(state(chaos_stack, i)[0].status not in EXECUTION_TERMINAL for i in ids)
     broker.close()                                    # every message in the broker is gone
     time.sleep(2)
@@ -71,7 +78,7 @@ def test_postgresql_restart_during_a_run_loses_nothing_and_repeats_nothing(chaos
     postgres, _, _ = own
     names = [f"pg-{i}" for i in range(RUNS)]
     ids = [submit(chaos_stack, slow_chain(chaos_stack, name)) for name in names]
-    time.sleep(0.8)
+    until("some steps are done, some queued, some running", lambda: a_second_node_called(chaos_stack, names))
     assert any(state(chaos_stack, i)[0].status not in EXECUTION_TERMINAL for i in ids)
     postgres.stop("fast")                             # connections are cut mid-transaction
     time.sleep(2.5)

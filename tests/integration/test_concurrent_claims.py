@@ -1,7 +1,6 @@
 """Races on PostgreSQL: two deliveries of one message (one claim wins, the other is dropped),
 and a schedule deleted while its run ends (no deadlock)."""
 import threading
-import time
 
 import pytest
 from sqlalchemy import select
@@ -15,6 +14,7 @@ from orchestrator.schedules.bookkeeping import on_execution_ended
 from orchestrator.services import api_keys, executions, workflows
 from orchestrator.states import StepStatus, Trigger
 from tests.support.inline import InlineDispatcher
+from tests.support.waiting import until, waiting_for_a_lock
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +40,7 @@ def test_a_claim_that_waited_for_the_lock_sees_the_step_already_claimed(engine):
         second = threading.Thread(target=lambda: results.append(
             engine.claim(message.step_id, message.execution_id, "second", "t2")))
         second.start()
-        time.sleep(0.5)                                 # ... while the second waits for it
+        until("the second waits for it", lambda: waiting_for_a_lock(engine.settings.database_url))
         assert second.is_alive()
         first.move_step(first.step(message.step_id), StepStatus.RUNNING, worker="first")
     second.join(10)
@@ -71,7 +71,7 @@ def test_deleting_a_schedule_while_its_run_ends_does_not_deadlock(engine):
     with engine.execution(execution.id) as ending:      # the run ends: its row is locked first ...
         deleting = threading.Thread(target=delete)
         deleting.start()
-        time.sleep(0.5)                                  # ... while the delete waits for it
+        until("the delete waits for it", lambda: waiting_for_a_lock(engine.settings.database_url))
         on_execution_ended(ending)                       # ... then it updates its schedule
     deleting.join(10)
     assert errors == []

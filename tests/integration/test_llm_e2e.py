@@ -3,7 +3,6 @@ and the offline model provider over HTTP."""
 from __future__ import annotations
 
 import subprocess
-import time
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -19,6 +18,7 @@ from orchestrator.services import api_keys, executions, providers, workflows
 from tests.support.api import server_sent_events
 from tests.support.servers import free_port
 from tests.support.stack import finished, running_stack, submit, wait_until
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.integration
 KEY = "sk-e2e-live-key-0123456789abcdef"
@@ -215,7 +215,7 @@ def test_a_worker_killed_during_a_slow_call(stack, provider_server):
         provider_server.script(llm.delay(3))
         execution_id = submit(stack, llm_workflow(), {"question": "slow"})
         wait_until(stack, execution_id, lambda e, steps, _: steps["ask"].status == "running")
-        time.sleep(0.5)                                      # the call is in flight
+        until("the call is in flight", lambda: provider_server.in_flight)
         workers.kill("victim")
         workers.start("w1")
         execution, steps, _ = finished(stack, execution_id, timeout=40)

@@ -29,6 +29,7 @@ from orchestrator.services import agents, api_keys, approvals, executions, provi
 from orchestrator.states import EXECUTION_ACTIVE, ApprovalStatus
 from tests.support.servers import private_servers
 from tests.support.stack import finished, running_stack
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.integration
 RUNS = 20
@@ -128,13 +129,6 @@ def rows(stack, query):
             time.sleep(0.1)
 
 
-def until(what: str, check, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.02)
-
-
 def count_steps(stack, owner, **where) -> int:
     query = select(func.count()).select_from(ExecutionStep).join(Execution).where(Execution.owner_id == owner.id)
     for name, value in where.items():
@@ -190,21 +184,21 @@ def test_a_soak_of_agent_workflows_through_a_worker_kill_and_redis_and_postgresq
     unacked = redis.Redis.from_url(f"{broker.url}/0")
     until("backoffs wait on countdown messages",
           lambda: count_steps(stack, owner, node_id="fetch", attempt=2, status="queued") >= RUNS // 4
-          and unacked.hlen("unacked"))
+          and unacked.hlen("unacked"), timeout=60)
     broker.close()
     broker.start()
 
     # A worker dies while model requests are in flight and children run; another takes its place.
     until("model requests are in flight and children run",
           lambda: model.in_flight >= 2 and open_children(stack, owner) >= 10
-          and count_steps(stack, owner, node_type="agent", turn__gt=0) >= 1)
+          and count_steps(stack, owner, node_type="agent", turn__gt=0) >= 1, timeout=60)
     stack.workers.kill("w1")
     stack.workers.start("w3", concurrency=4)
 
     # PostgreSQL restarts while children run and the agents wait for approvals.
     until("children run and approvals wait",
           lambda: open_children(stack, owner) >= 5 and count_steps(stack, owner, node_id="research",
-                                                                   status="waiting") >= 3)
+                                                                   status="waiting") >= 3, timeout=60)
     postgres.stop("fast")
     time.sleep(1)
     postgres.start()

@@ -11,6 +11,8 @@ from orchestrator.db import ApiKey
 
 
 class KeyCreateSchema(Schema):
+    """A new key of any kind: its name."""
+
     name = fields.String(required=True, validate=validate.Length(1, 100),
                          metadata={"description": "What the key is for", "example": "laptop"})
 

@@ -3,6 +3,8 @@
 The token travels in the body, never in the URL, so that access logs and proxies do not keep it."""
 from __future__ import annotations
 
+from typing import Any
+
 from api.auth import public
 from api.blueprint import Blueprint, conflict, not_found
 from api.context import engine, owner, transaction
@@ -12,7 +14,7 @@ from api.resources.approvals.schemas import (
 from orchestrator.services import approvals
 
 blp = Blueprint("approvals", __name__, description="Decisions that human_approval nodes wait for")
-NO_KEY = {"security": []}
+NO_KEY: dict[str, list[Any]] = {"security": []}
 
 
 @blp.route("/approvals")

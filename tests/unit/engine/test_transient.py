@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 
 import pytest
 from sqlalchemy import create_engine, select, text
@@ -13,7 +12,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from orchestrator.db import Execution, User
 from orchestrator.db.transient import run_again, transient
-from tests.unit.test_engine import linear, load, submit
+from tests.support.waiting import until, waiting_for_a_lock
+from tests.unit.engine.test_engine import linear, load, submit
 
 
 def test_what_is_transient_and_what_is_not(env):
@@ -74,7 +74,7 @@ def test_a_deadlock_runs_the_whole_engine_transaction_again(env):
         thread = threading.Thread(target=lambda: result.append(engine.atomic(execution_id, body)))
         thread.start()
         assert waiting.wait(10)
-        time.sleep(0.3)                                   # the engine waits for the owner's row
+        until("the engine waits for the owner's row", lambda: waiting_for_a_lock(engine.settings.database_url))
         other.execute(select(Execution.id).where(Execution.id == execution_id).with_for_update())
         other.commit()
     thread.join(20)

@@ -15,7 +15,7 @@ from orchestrator.definitions import (
 )
 from orchestrator.states import EdgeOutcome, OnError
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "definitions"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "definitions"
 VALID = ["linear.yaml", "fan_out_fan_in.yaml", "conditional.yaml", "fail_branch.yaml"]
 
 

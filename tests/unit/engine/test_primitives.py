@@ -15,7 +15,7 @@ from orchestrator.nodes.base import Continue, NodeError, NodeType
 from orchestrator.nodes.registry import register
 from orchestrator.services import executions, workflows
 from orchestrator.states import EXECUTION_ACTIVE
-from tests.unit.test_engine import load, slow_commit, submit
+from tests.unit.engine.test_engine import load, slow_commit, submit
 
 
 class _Turns(marshmallow.Schema):
