@@ -167,8 +167,13 @@ def test_attempts_list_each_try_of_a_step_and_the_turns_of_each(flaky):
         {"id": "ask", "type": "human_approval", "config": {}}], "edges": [{"source": "fetch", "target": "ask"}]}
     workflow = client.post("/api/v1/workflows", json={"definition": definition}).json["id"]
     execution = submit(client, workflow).json["id"]
-    while stack.run():
-        time.sleep(0.02)                                 # the retries' backoff
+    deadline = time.monotonic() + 10
+    while {s["node_id"]: s["status"] for s in client.get(f"/api/v1/executions/{execution}/steps").json["items"]}.get(
+            "ask") != "waiting":
+        assert time.monotonic() < deadline, "fetch never completed"
+        stack.run()                                      # each retry runs once its backoff has passed
+        time.sleep(0.01)
+    stack.run()
     page = client.get(f"/api/v1/executions/{execution}/attempts").json
     assert page["next_cursor"] is None
     fetch = [a for a in page["items"] if a["node_id"] == "fetch"]
