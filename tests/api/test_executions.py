@@ -187,6 +187,22 @@ def test_attempts_list_each_try_of_a_step_and_the_turns_of_each(flaky):
     assert client.get(f"/api/v1/executions/{uuid.uuid4()}/attempts").status_code == 404
 
 
+def test_attempts_of_a_lost_worker_a_parked_turn_and_a_cancelled_step():
+    from orchestrator.services.attempts import attempts_of
+    t = [datetime(2030, 1, 1, 0, 0, second) for second in range(10)]
+    events = [("step_queued", "a", 1, None, t[0]), ("step_running", "a", 1, None, t[1]),
+              ("step_queued", "a", 1, "worker lost; queued again", t[2]),           # the same attempt, again
+              ("step_running", "a", 1, None, t[3]), ("step_turn", "a", 1, "parked until 00:00:06", t[4]),
+              ("step_running", "a", 1, None, t[6]), ("step_completed", "a", 1, None, t[7]),
+              ("step_queued", "b", 1, None, t[7]), ("step_cancelled", "b", 1, "execution cancelled", t[8])]
+    a, b = attempts_of(events)
+    assert (a.status, a.queued_at, a.started_at, a.ended_at, a.duration_ms, a.error) == (
+        "completed", t[0], t[1], t[7], 6000, None)
+    assert [(turn.number, turn.duration_ms, turn.note) for turn in a.turns] == [
+        (0, 1000, "worker lost; queued again"), (1, 1000, "parked until 00:00:06"), (2, 1000, None)]
+    assert (b.status, b.started_at, b.ended_at, b.turns, b.error) == ("cancelled", None, t[8], [], None)
+
+
 def test_steps_have_one_row_per_node(stack, client):
     execution_id = stack.start(client, input={"n": 2})
     page = client.get(f"/api/v1/executions/{execution_id}/steps").json
