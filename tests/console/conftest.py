@@ -1,6 +1,6 @@
-"""The console's browser tests share one headless chromium (Debian's, driven by selenium; started
-once, for the first test that needs it); each test gets it with no cookies, the light colour
-scheme, UTC and its usual window size.
+"""The console's browser tests share one headless chromium (Debian's, driven by selenium),
+started for the first test that needs it and closed after the last test of tests/console; each
+test gets it with no cookies, the light colour scheme, UTC and its usual window size.
 
 Screenshots go to $TEST_ARTIFACTS (default: the system's temp directory)/orchestrator-console/."""
 from __future__ import annotations
@@ -23,7 +23,7 @@ ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", tempfile.gettempdir())) / "orc
 SIZE = (1280, 1100)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium(tmp_path_factory):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
