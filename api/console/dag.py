@@ -13,12 +13,12 @@ PADDING = 10
 
 @dataclass(frozen=True)
 class Area:
-    """Where a box's name goes: two lines of it, inside the box above the type line."""
+    """Where a box's words go: two lines of its name, then its type and status."""
 
     x: int = PADDING
-    y: int = 6
+    y: int = 4
     width: int = NODE_WIDTH - 2 * PADDING
-    height: int = 34
+    height: int = NODE_HEIGHT - 8
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,7 @@ return Array.prototype.map.call(document.querySelectorAll(arguments[0]), functio
 });
 """
 READ = ("main .status, .meta, .grid th, .grid td, a, .error, button, .events .seq, .events .msg, footer, "
-        "svg.dag .node-id, h2 small")
+        "svg.dag .node-id, svg.dag .node-meta, h2 small")
 
 
 def test_light_and_dark_schemes_keep_every_status_and_text_readable(browser, served):

@@ -231,18 +231,20 @@ def test_long_node_names_stay_inside_their_boxes_and_show_whole_on_hover(browser
     from selenium.webdriver.common.by import By
     client = served.client()
     workflow = client.post("/api/v1/workflows", json={"definition": {"name": "long-names", "nodes": [
-        {"id": LONG, "type": "noop"}, {"id": UNBROKEN, "type": "noop"}, {"id": "end", "type": "noop"}],
+        {"id": LONG, "type": "noop"}, {"id": UNBROKEN, "type": "noop"},
+        {"id": "end", "type": "human_approval", "config": {}}],
         "edges": [{"source": LONG, "target": "end"}, {"source": UNBROKEN, "target": "end"}]}}).json["id"]
     sign_in(browser, served, then=f"/ui/workflows/{workflow}")
     boxes = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "svg.dag g.node"), what="the graph")
     for box in boxes:
         name = box.get_attribute("data-node")
         label = box.find_element(By.CSS_SELECTOR, ".node-id")
-        inside = browser.execute_script(
-            "var l = arguments[0].getBoundingClientRect(), r = arguments[1].getBoundingClientRect();"
-            "return l.left >= r.left && l.right <= r.right && l.top >= r.top && l.bottom <= r.bottom;",
-            label, box.find_element(By.TAG_NAME, "rect"))
-        assert inside, name
+        for words in (label, box.find_element(By.CSS_SELECTOR, ".node-meta")):
+            inside = browser.execute_script(
+                "var l = arguments[0].getBoundingClientRect(), r = arguments[1].getBoundingClientRect();"
+                "return l.left >= r.left && l.right <= r.right && l.top >= r.top && l.bottom <= r.bottom;",
+                words, box.find_element(By.TAG_NAME, "rect"))
+            assert inside, name
         assert label.get_attribute("title") == name                       # the whole name on hover
         clipped = browser.execute_script("return arguments[0].scrollHeight > arguments[0].clientHeight", label)
         assert clipped == (name != "end"), name                           # ellipsized past two lines
