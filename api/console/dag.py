@@ -6,8 +6,19 @@ from typing import Any
 
 from orchestrator.definitions.graph import topological_sort
 
-NODE_WIDTH, NODE_HEIGHT = 160, 46
+NODE_WIDTH, NODE_HEIGHT = 170, 60
 GAP_X, GAP_Y, MARGIN = 70, 22, 12
+PADDING = 10
+
+
+@dataclass(frozen=True)
+class Area:
+    """Where a box's words go: two lines of its name, then its type and status."""
+
+    x: int = PADDING
+    y: int = 4
+    width: int = NODE_WIDTH - 2 * PADDING
+    height: int = NODE_HEIGHT - 8
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,7 @@ class Drawing:
     arrows: list[Arrow]
     node_width: int = NODE_WIDTH
     node_height: int = NODE_HEIGHT
+    label: Area = Area()
 
 
 def layout(definition: dict[str, Any], statuses: dict[str, str] | None = None) -> Drawing:

@@ -17,13 +17,15 @@ from orchestrator.crypto import KeyRing
 from orchestrator.db import Execution, ScheduledWorkflow, User
 from orchestrator.db.types import utcnow
 from orchestrator.definitions import InputValidationError, validate_input
+from orchestrator.engine import Engine
 from orchestrator.engine.store import read_definition
 from orchestrator.schedules import cron
 from orchestrator.schedules.bookkeeping import pause
+from orchestrator.services import audit, executions, limits
 from orchestrator.services.errors import Conflict, Invalid, owned
 from orchestrator.services.pagination import DEFAULT_LIMIT, Page, list_owned
 from orchestrator.services.workflows import get_version, get_workflow
-from orchestrator.states import MisfirePolicy, ScheduleStatus, WorkflowStatus
+from orchestrator.states import MisfirePolicy, ScheduleStatus, Trigger, WorkflowStatus
 
 # Changing one of these moves next_run_at.
 TIMING = frozenset({"cron_expression", "timezone", "start_at", "end_at"})
@@ -99,6 +101,19 @@ def resume_schedule(session: Session, owner: User, schedule_id: uuid.UUID) -> Sc
         schedule.consecutive_failures = 0
         _plan(schedule)
     return schedule
+
+
+def run_now(engine: Engine, owner: User, schedule_id: uuid.UUID) -> Execution:
+    """Run the schedule's workflow once now, with its input (trigger ``schedule``, active or
+    paused): its outcome is recorded like a fired slot's. Locks as a firing does: the
+    schedule's row, the executions-per-minute counter, then the new execution."""
+    with engine.transaction() as (session, outbox):
+        schedule = get_schedule(session, owner, schedule_id, lock=True)
+        limits.take_execution_slot(session, owner)
+        execution = executions.create(engine, session, outbox, owner, schedule.workflow_id, schedule.input,
+                                      trigger=Trigger.SCHEDULE, schedule_id=schedule.id)
+        audit.record(session, "schedule.trigger", "schedule", schedule.id, {"execution_id": str(execution.id)})
+    return execution
 
 
 def _plan(schedule: ScheduledWorkflow) -> None:

@@ -13,9 +13,10 @@ from orchestrator.agents.catalog import LEADER, agent_by_name, usable_tool
 from orchestrator.agents.topology import named_agents, topology_errors
 from orchestrator.db import Agent, Squad, SquadMember, Team, Tool, User
 from orchestrator.db.types import utcnow
+from orchestrator.llm.resolution import Unusable, resolve
 from orchestrator.services.errors import Conflict, Forbidden, Invalid, NotFound, apply_changes, flush_unique, owned
 from orchestrator.services.pagination import DEFAULT_LIMIT, Page, list_owned, paginate
-from orchestrator.states import SquadStatus, ToolStatus, ToolVisibility
+from orchestrator.states import AgentStatus, SquadStatus, ToolStatus, ToolVisibility
 
 
 def check_json_schema(schema: Any, field: str) -> None:
@@ -47,6 +48,26 @@ def create_agent(session: Session, owner: User, name: str, **fields: Any) -> Age
 def list_agents(session: Session, owner: User, *, cursor: str | None = None, limit: int = DEFAULT_LIMIT,
                 status: str | None = None) -> Page[Agent]:
     return list_owned(session, Agent, owner, cursor, limit, status=status)
+
+
+def problems(session: Session, owner: User, agent: Agent) -> list[str]:
+    """What would stop ``agent`` from running now, as a run resolves it: its status, its model
+    (the provider by name, active; the model, available; a default endpoint) and its tools."""
+    if agent.status != AgentStatus.ACTIVE:
+        return [f"agent is {agent.status}"]
+    found = [] if agent.model else ["no model"]
+    try:
+        if agent.model:
+            resolve(session, owner.id, agent.model)
+    except Unusable as exc:
+        found.append(str(exc))
+    for name in agent.tools or ():
+        tool = usable_tool(session, owner.id, name)
+        if tool is None:
+            found.append(f"no tool named {name!r}")
+        elif tool.status != ToolStatus.APPROVED:
+            found.append(f"tool {name!r} is {tool.status}, not approved")
+    return found
 
 
 def get_agent(session: Session, owner: User, agent_id: uuid.UUID) -> Agent:

@@ -3,23 +3,27 @@ them, their steps and events, and acting on them for their owner."""
 from __future__ import annotations
 
 import hashlib
+import string
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from orchestrator import metrics
-from orchestrator.db import A2AMessage, Execution, ExecutionEvent, ExecutionStep, SharedContext, Squad, User
+from orchestrator.db import (
+    A2AMessage, Execution, ExecutionEvent, ExecutionStep, SharedContext, Squad, User, Workflow,
+)
 from orchestrator.definitions import InputValidationError, validate_input
 from orchestrator.engine import Engine, Outbox
 from orchestrator.engine.store import canonical_json
 from orchestrator.services.errors import Conflict, Invalid, owned
 from orchestrator.services import audit, lineage, limits
 from orchestrator.services.licenses import runnable_workflow
-from orchestrator.services.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor, list_owned
+from orchestrator.services.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor, list_owned, paginate
 from orchestrator.services.workflows import version_of
 from orchestrator.states import ExecutionStatus, Trigger, WorkflowStatus
 
@@ -116,9 +120,38 @@ def get_execution(session: Session, owner: User, execution_id: uuid.UUID) -> Exe
 
 
 def list_executions(session: Session, owner: User, *, workflow_id: uuid.UUID | None = None,
-                    status: ExecutionStatus | None = None, cursor: str | None = None,
-                    limit: int = DEFAULT_LIMIT) -> Page[Execution]:
-    return list_owned(session, Execution, owner, cursor, limit, workflow_id=workflow_id, status=status)
+                    status: ExecutionStatus | None = None, search: str | None = None,
+                    created_from: datetime | None = None, created_to: datetime | None = None,
+                    cursor: str | None = None, limit: int = DEFAULT_LIMIT) -> Page[Execution]:
+    """Newest first, narrowed to a workflow, a status, a search (see ``matching``) and a range of
+    creation times (both ends inclusive)."""
+    if created_from and created_to and created_to < created_from:
+        raise Invalid("the range ends before it starts", {"to": ["is before from"]})
+    query = select(Execution).where(Execution.owner_id == owner.id)
+    if workflow_id is not None:
+        query = query.where(Execution.workflow_id == workflow_id)
+    if status is not None:
+        query = query.where(Execution.status == status)
+    if created_from is not None:
+        query = query.where(Execution.created_at >= created_from)
+    if created_to is not None:
+        query = query.where(Execution.created_at <= created_to)
+    if search and search.strip():
+        query = query.where(matching(search.strip()))
+    return paginate(session, query, Execution, cursor, limit)
+
+
+def matching(text: str) -> ColumnElement[bool]:
+    """An execution whose id starts with ``text`` (dashes optional), whose workflow's name or
+    error message contains it (any case), or whose status it names."""
+    found = [Execution.error_message.icontains(text, autoescape=True),
+             Execution.workflow_id.in_(select(Workflow.id).where(Workflow.name.icontains(text, autoescape=True)))]
+    if text.lower() in ExecutionStatus.values():
+        found.append(Execution.status == text.lower())
+    digits = text.replace("-", "").lower()
+    if digits and len(digits) <= 32 and all(c in string.hexdigits for c in digits):
+        found.append(func.replace(cast(Execution.id, String), "-", "").startswith(digits, autoescape=True))
+    return or_(*found)
 
 
 def list_steps(session: Session, owner: User, execution_id: uuid.UUID) -> Page[ExecutionStep]:

@@ -36,6 +36,8 @@ def window(start: date | None, end: date | None) -> tuple[date, date]:
     """The days a usage query covers: ``end`` defaults to today (UTC), ``start`` to
     ``DEFAULT_DAYS`` days ending at ``end``."""
     end = end or utcnow().date()
+    if start is None and end.toordinal() < DEFAULT_DAYS:
+        raise Invalid(f"to is too early: no {DEFAULT_DAYS} days end on it", {"to": ["too early"]})
     return start or end - timedelta(days=DEFAULT_DAYS - 1), end
 
 

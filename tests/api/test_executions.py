@@ -1,12 +1,15 @@
 """/api/v1/executions: submit with idempotency, list, get, steps, events (JSON and SSE), control."""
 from __future__ import annotations
 
+import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
-from tests.support.api import new_workflow, server_sent_events, submit, workflow_fixture
+from tests.conftest import make_settings
+from tests.support.httpserver import LocalHTTPServer
+from tests.support.api import BOOTSTRAP_KEY, api_stack, new_workflow, server_sent_events, submit, workflow_fixture
 
 EXECUTION_FIELDS = {"id", "workflow_id", "version", "status", "trigger", "input", "output", "error",
                     "created_at", "started_at", "completed_at", "duration_ms", "parent_execution_id", "total_tokens",
@@ -96,6 +99,108 @@ def test_list_filters_by_workflow_and_status_and_pages(stack, client):
     assert [e["id"] for e in page["items"] + rest["items"]] == [failed, *ids[::-1]]
     assert rest["next_cursor"] is None
     assert client.get("/api/v1/executions?status=lost").status_code == 422
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_stack(request, tmp_path):
+    """The API on SQLite or PostgreSQL (their ids compare as text differently)."""
+    url = request.getfixturevalue("servers").create_database() if request.param == "postgresql" else None
+    started = api_stack(make_settings(tmp_path, url, ORCHESTRATOR_BOOTSTRAP_API_KEY=BOOTSTRAP_KEY))
+    yield started
+    started.close()
+
+
+def test_search_by_id_prefix_workflow_name_status_or_error_text(any_stack):
+    client = any_stack.client()
+    chain, fails = new_workflow(client), new_workflow(client, "fails")
+    done = submit(client, chain, {"n": 1}).json["id"]
+    failed = submit(client, fails, {"n": 1}).json["id"]
+    any_stack.run()
+
+    def found(query: str) -> list[str]:
+        response = client.get("/api/v1/executions", query_string={"q": query})
+        assert response.status_code == 200, response.json
+        return [e["id"] for e in response.json["items"]]
+    assert found(done[:6]) == [done] and found(done[:13].upper()) == [done]
+    assert found(done.replace("-", "")[:10]) == [done]
+    assert found("CHAI") == [done] and found("fails") == [failed]
+    assert found("failed") == [failed] and found("Completed") == [done]
+    assert found("MISSING") == [failed]                                      # its error names input.missing
+    assert found("%") == [] and found("no such thing") == []
+    assert client.get("/api/v1/executions", query_string={"q": ""}).status_code == 422
+
+
+def test_a_range_of_creation_times_narrows_the_list_and_must_not_end_before_it_starts(stack, client):
+    first = stack.start(client, input={"n": 1}, run=False)
+    created = datetime.fromisoformat(client.get(f"/api/v1/executions/{first}").json["created_at"])
+    later = stack.start(client, input={"n": 2}, run=False)
+
+    def found(**query) -> list[str]:
+        return [e["id"] for e in client.get("/api/v1/executions", query_string=query).json["items"]]
+    assert found(**{"from": created.isoformat(), "to": created.isoformat()}) == [first]
+    assert found(**{"from": (created + timedelta(microseconds=1)).isoformat()}) == [later]
+    assert found(to=(created - timedelta(seconds=1)).isoformat()) == []
+    assert found(to=created.replace(tzinfo=None).isoformat()) == [first]             # no offset: UTC
+    backwards = client.get("/api/v1/executions", query_string={"from": "2030-01-02T00:00:00Z",
+                                                                "to": "2030-01-01T00:00:00Z"})
+    assert backwards.status_code == 422 and backwards.json["errors"] == {"to": ["is before from"]}
+    assert client.get("/api/v1/executions?from=yesterday").json["errors"] == {"from": ["Not a valid datetime."]}
+
+
+@pytest.fixture
+def flaky(tmp_path):
+    """The API that may call a local HTTP service (``/flaky`` answers 503 the first times)."""
+    started = api_stack(make_settings(tmp_path, ORCHESTRATOR_BOOTSTRAP_API_KEY=BOOTSTRAP_KEY,
+                                      ORCHESTRATOR_HTTP_ALLOW_PRIVATE="1"))
+    service = LocalHTTPServer()
+    yield started, service
+    service.close()
+    started.close()
+
+
+def test_attempts_list_each_try_of_a_step_and_the_turns_of_each(flaky):
+    stack, local_http = flaky
+    client = stack.client()
+    definition = {"name": "retried", "nodes": [
+        {"id": "fetch", "type": "http_request", "retry": {"max_attempts": 3, "backoff_seconds": 0.01},
+         "config": {"url": f"{local_http.url}/flaky?key=retried&fail=2"}},
+        {"id": "ask", "type": "human_approval", "config": {}}], "edges": [{"source": "fetch", "target": "ask"}]}
+    workflow = client.post("/api/v1/workflows", json={"definition": definition}).json["id"]
+    execution = submit(client, workflow).json["id"]
+    deadline = time.monotonic() + 10
+    while {s["node_id"]: s["status"] for s in client.get(f"/api/v1/executions/{execution}/steps").json["items"]}.get(
+            "ask") != "waiting":
+        assert time.monotonic() < deadline, "fetch never completed"
+        stack.run()                                      # each retry runs once its backoff has passed
+        time.sleep(0.01)
+    stack.run()
+    page = client.get(f"/api/v1/executions/{execution}/attempts").json
+    assert page["next_cursor"] is None
+    fetch = [a for a in page["items"] if a["node_id"] == "fetch"]
+    assert [(a["attempt"], a["status"]) for a in fetch] == [(1, "failed"), (2, "failed"), (3, "completed")]
+    assert "attempt 1 failed: HTTP 503" in fetch[0]["error"] and fetch[2]["error"] is None
+    for attempt in fetch:
+        assert attempt["queued_at"] <= attempt["started_at"] <= attempt["ended_at"] and attempt["duration_ms"] >= 0
+        assert [t["number"] for t in attempt["turns"]] == [0]
+    [ask] = [a for a in page["items"] if a["node_id"] == "ask"]
+    assert (ask["status"], ask["ended_at"], ask["turns"][0]["ended_at"] is not None) == ("waiting", None, True)
+    assert client.get(f"/api/v1/executions/{uuid.uuid4()}/attempts").status_code == 404
+
+
+def test_attempts_of_a_lost_worker_a_parked_turn_and_a_cancelled_step():
+    from orchestrator.services.attempts import attempts_of
+    t = [datetime(2030, 1, 1, 0, 0, second) for second in range(10)]
+    events = [("step_queued", "a", 1, None, t[0]), ("step_running", "a", 1, None, t[1]),
+              ("step_queued", "a", 1, "worker lost; queued again", t[2]),           # the same attempt, again
+              ("step_running", "a", 1, None, t[3]), ("step_turn", "a", 1, "parked until 00:00:06", t[4]),
+              ("step_running", "a", 1, None, t[6]), ("step_completed", "a", 1, None, t[7]),
+              ("step_queued", "b", 1, None, t[7]), ("step_cancelled", "b", 1, "execution cancelled", t[8])]
+    a, b = attempts_of(events)
+    assert (a.status, a.queued_at, a.started_at, a.ended_at, a.duration_ms, a.error) == (
+        "completed", t[0], t[1], t[7], 6000, None)
+    assert [(turn.number, turn.duration_ms, turn.note) for turn in a.turns] == [
+        (0, 1000, "worker lost; queued again"), (1, 1000, "parked until 00:00:06"), (2, 1000, None)]
+    assert (b.status, b.started_at, b.ended_at, b.turns, b.error) == ("cancelled", None, t[8], [], None)
 
 
 def test_steps_have_one_row_per_node(stack, client):

@@ -110,6 +110,9 @@ def test_openapi_is_valid_with_an_operation_id_and_the_error_statuses_of_each_op
     assert statuses[("GET", "/api/v1/executions/{execution_id}")] == {"200", "401", "404"}
     assert statuses[("POST", "/api/v1/executions/{execution_id}/cancel")] == {"202", "401", "404", "409"}
     assert statuses[("POST", "/api/v1/approvals/token/approve")] == {"200", "400", "404", "409", "413", "422"}
+    assert statuses[("POST", "/api/v1/schedules/{schedule_id}/trigger")] == {"202", "401", "404", "409", "422", "429"}
+    assert statuses[("GET", "/api/v1/executions/{execution_id}/attempts")] == {"200", "401", "404"}
+    assert {"q", "from", "to"} <= {p["name"] for p in spec["paths"]["/api/v1/executions"]["get"]["parameters"]}
     assert statuses[("GET", "/healthz")] == {"200"}
     assert all("401" in codes for (_, path), codes in statuses.items()
                if path.startswith("/api/v1/") and "/token/" not in path)

@@ -187,6 +187,7 @@ def test_calls_structured_outputs_and_usage(stack, client, other):
     assert client.get("/api/v1/usage?from=2020-01-01&to=2020-01-31").json == {"items": [], "next_cursor": None}
     assert other.get("/api/v1/usage").json["items"] == []
     assert client.get("/api/v1/usage?from=2020-02-01&to=2020-01-01").status_code == 422
+    assert client.get("/api/v1/usage?to=0001-01-01").json["errors"] == {"to": ["too early"]}     # no 30 days end there
     assert client.get("/api/v1/usage?group_by=hour").status_code == 422
     execution = client.get(f"/api/v1/executions/{execution_id}").json
     assert execution["id"] == execution_id

@@ -131,6 +131,33 @@ def test_a_fired_run_shows_its_outcome(stack, client, workflow):
     assert (execution["trigger"], execution["input"], execution["output"]) == ("schedule", {"n": 2}, {"result": 30})
 
 
+def test_trigger_runs_the_workflow_once_now_also_while_paused_and_is_audited(stack, client, workflow):
+    body = create(client, workflow["id"], input={"n": 4})
+    client.post(f"/api/v1/schedules/{body['id']}/pause")
+    response = client.post(f"/api/v1/schedules/{body['id']}/trigger")
+    assert response.status_code == 202 and response.json["status"] == "pending"
+    stack.run()
+    execution = client.get(f"/api/v1/executions/{response.json['id']}").json
+    assert (execution["trigger"], execution["input"], execution["output"]) == ("schedule", {"n": 4}, {"result": 50})
+    shown = client.get(f"/api/v1/schedules/{body['id']}").json
+    assert (shown["status"], shown["next_run_at"], shown["last_execution_status"]) == ("paused", None, "completed")
+    [entry] = [e for e in client.get("/api/v1/audit-logs").json["items"] if e["action"] == "schedule.trigger"]
+    assert (entry["object_id"], entry["payload"]) == (body["id"], {"execution_id": execution["id"]})
+
+
+def test_trigger_answers_422_when_the_input_no_longer_fits_and_409_once_archived(client):
+    workflow = new_workflow(client, "fails")                       # input_schema: n, an integer, required
+    body = create(client, workflow, input={"n": 1})
+    client.put(f"/api/v1/workflows/{workflow}", json={"definition": {
+        "name": "fails", "input_schema": {"type": "object", "required": ["m"]},
+        "nodes": [{"id": "only", "type": "noop"}]}})
+    client.post(f"/api/v1/workflows/{workflow}/publish")
+    refused = client.post(f"/api/v1/schedules/{body['id']}/trigger")
+    assert refused.status_code == 422 and refused.json["errors"] == {"input": ["$: 'm' is a required property"]}
+    client.delete(f"/api/v1/workflows/{workflow}")
+    assert client.post(f"/api/v1/schedules/{body['id']}/trigger").status_code == 409
+
+
 def test_delete_answers_204_and_keeps_the_executions(stack, client, workflow):
     body = create(client, workflow["id"])
     fire_due(stack.engine, when(body["next_run_at"]) + timedelta(seconds=1))
@@ -154,6 +181,7 @@ def test_another_owners_schedule_is_404_everywhere(client, other, workflow):
     assert other.delete(url).status_code == 404
     assert other.post(f"{url}/pause").status_code == 404
     assert other.post(f"{url}/resume").status_code == 404
+    assert other.post(f"{url}/trigger").status_code == 404
     assert other.post(f"/api/v1/workflows/{workflow['id']}/schedules",
                       json={"cron_expression": "* * * * *"}).status_code == 404
     assert other.get("/api/v1/schedules").json["items"] == []

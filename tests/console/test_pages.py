@@ -5,69 +5,20 @@ usage-page.png) are saved under $TEST_ARTIFACTS (default: the system's temp
 directory)/orchestrator-console/ and their paths printed."""
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
-from pathlib import Path
-
-import pytest
 
 from examples import llm_server as llm
-from tests.support.api import BOOTSTRAP_KEY, new_workflow, submit
+from tests.console.conftest import NEEDS_CHROMIUM, screenshot, sign_in, text_of, wait_for
+from tests.support.api import new_workflow, submit
 
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
-ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", tempfile.gettempdir())) / "orchestrator-console"
-
-
-@pytest.fixture
-def browser(tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
-                 "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1280,1100"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.set_page_load_timeout(20)
-    yield driver
-    driver.quit()
-
-
-def wait_for(predicate, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            found = predicate()
-        except Exception:      # the page is reloading: elements come and go
-            found = None
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def text_of(browser, selector: str) -> str:
-    from selenium.webdriver.common.by import By
-    return browser.find_element(By.CSS_SELECTOR, selector).text
-
-
-def sign_in(browser, served, key: str = BOOTSTRAP_KEY, then: str = "/ui/executions"):
-    from selenium.webdriver.common.by import By
-    browser.get(served.url + then)
-    browser.find_element(By.NAME, "api_key").send_keys(key)
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+pytestmark = NEEDS_CHROMIUM
 
 
 def test_login_takes_the_key_into_an_http_only_cookie(browser, served):
     from selenium.webdriver.common.by import By
     browser.get(served.url + "/ui/workflows")
     assert browser.current_url.startswith(served.url + "/ui/login")
-    sign_in(browser, served, key="ork_not_a_key", then="/ui/login")
+    sign_in(browser, served, key="ork_not_a_key", then="/ui/login", accepted=False)
     assert "not valid" in wait_for(lambda: text_of(browser, "[role=alert]"), what="the sign-in error")
     sign_in(browser, served, then="/ui/login?next=/ui/workflows")
     wait_for(lambda: browser.current_url == served.url + "/ui/workflows", what="the workflows page")
@@ -134,16 +85,6 @@ def test_the_execution_page_follows_the_run_live_to_completed(browser, served):
     screenshot(browser, "execution-page.png")
 
 
-def screenshot(browser, name: str) -> None:
-    """The whole page, into ARTIFACTS."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shot = ARTIFACTS / name
-    browser.set_window_size(1280, browser.execute_script("return document.documentElement.scrollHeight") + 140)
-    browser.save_screenshot(str(shot))
-    assert shot.stat().st_size > 10_000
-    print(f"\nscreenshot: {shot}")
-
-
 def test_approving_from_the_page(browser, served):
     from selenium.webdriver.common.by import By
     client = served.client()
@@ -184,6 +125,18 @@ def offline_provider(client, server) -> None:
                            json={"alias": f"k{i}", "api_key": key}).status_code == 201
 
 
+def assert_on_screen(browser, *selectors: str) -> None:
+    """Each element inside its card and the window, and the page no wider than the window."""
+    from selenium.webdriver.common.by import By
+    width = browser.execute_script("return window.innerWidth")
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= width
+    for selector in selectors:
+        element = browser.find_element(By.CSS_SELECTOR, selector)
+        right = browser.execute_script("return arguments[0].getBoundingClientRect().right", element)
+        card = browser.execute_script("return arguments[0].closest('.card').getBoundingClientRect().right", element)
+        assert right <= card <= width, (selector, right, card, width)
+
+
 def test_model_calls_appear_live_on_the_execution_page_and_add_up_on_the_usage_page(browser, served, llm_server):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
@@ -193,7 +146,8 @@ def test_model_calls_appear_live_on_the_execution_page_and_add_up_on_the_usage_p
                       llm.text("Sent.", usage={"prompt_tokens": 120, "completion_tokens": 30}),
                       llm.text("Fine.", usage={"prompt_tokens": 40, "completion_tokens": 10}))
     workflow = client.post("/api/v1/workflows", json={"definition": ASK_THEN_APPROVE}).json["id"]
-    execution = submit(client, workflow, {"question": "Mail jane.doe@example.com the summary"}).json["id"]
+    question = "Mail jane.doe@example.com the summary " + "of-a-long-line " * 200       # one line of 3,000 characters
+    execution = submit(client, workflow, {"question": question}).json["id"]
     sign_in(browser, served, then=f"/ui/executions/{execution}")
     assert "No model calls." in wait_for(lambda: text_of(browser, "#calls"), what="the calls section")
     assert text_of(browser, "#totals") == ""
@@ -217,6 +171,7 @@ def test_model_calls_appear_live_on_the_execution_page_and_add_up_on_the_usage_p
         return content.text if '"Sent."' in content.text else None
     shown = wait_for(opened_second_call, what="the second call's request and response")
     assert "[REDACTED:email]" in shown and "jane.doe" not in shown
+    assert_on_screen(browser, "#calls th:nth-child(8)", "#calls tr.call:nth-of-type(3) td:nth-child(8)")
     assert not any(key in browser.page_source for key in KEYS)
 
     browser.refresh()                                # the approval shows on a new load of the page
@@ -252,3 +207,45 @@ def test_model_calls_appear_live_on_the_execution_page_and_add_up_on_the_usage_p
     wait_for(lambda: "from=2020-01-01" in browser.current_url, what="the date filter")
     assert "No model calls in these days by this provider or model" in text_of(browser, "#usage")
     assert "No call with a known price" in text_of(browser, "main")
+
+
+def test_an_unknown_console_path_answers_the_consoles_own_404_page(browser, served):
+    from selenium.webdriver.common.by import By
+    browser.get(served.url + "/ui/no/such/page")                          # signed out: no sign-in detour
+    assert browser.title.startswith("Page not found") and "/ui/no/such/page" in text_of(browser, "[role=alert]")
+    sign_in(browser, served, then="/ui/login")
+    for path in ("/ui/workflow", "/ui/executions/not-an-id", "/ui/static/nothing.css"):
+        browser.get(served.url + path)
+        assert browser.title.startswith("Page not found"), path
+        assert ("Sign out" in text_of(browser, "header")) == ("static" not in path), path    # the nav when signed in
+    browser.find_element(By.ID, "back").click()
+    wait_for(lambda: browser.current_url == served.url + "/ui/executions", what="the way home")
+    screenshot(browser, "not-found.png")
+
+
+LONG = "summarise_every_customer_ticket_of_the_quarter_by_region_and_product_line"
+UNBROKEN = "FetchTheQuarterlyRevenueFiguresFromTheFinanceWarehouseAndNormalise"
+
+
+def test_long_node_names_stay_inside_their_boxes_and_show_whole_on_hover(browser, served):
+    from selenium.webdriver.common.by import By
+    client = served.client()
+    workflow = client.post("/api/v1/workflows", json={"definition": {"name": "long-names", "nodes": [
+        {"id": LONG, "type": "noop"}, {"id": UNBROKEN, "type": "noop"},
+        {"id": "end", "type": "human_approval", "config": {}}],
+        "edges": [{"source": LONG, "target": "end"}, {"source": UNBROKEN, "target": "end"}]}}).json["id"]
+    sign_in(browser, served, then=f"/ui/workflows/{workflow}")
+    boxes = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "svg.dag g.node"), what="the graph")
+    for box in boxes:
+        name = box.get_attribute("data-node")
+        label = box.find_element(By.CSS_SELECTOR, ".node-id")
+        for words in (label, box.find_element(By.CSS_SELECTOR, ".node-meta")):
+            inside = browser.execute_script(
+                "var l = arguments[0].getBoundingClientRect(), r = arguments[1].getBoundingClientRect();"
+                "return l.left >= r.left && l.right <= r.right && l.top >= r.top && l.bottom <= r.bottom;",
+                words, box.find_element(By.TAG_NAME, "rect"))
+            assert inside, name
+        assert label.get_attribute("title") == name                       # the whole name on hover
+        clipped = browser.execute_script("return arguments[0].scrollHeight > arguments[0].clientHeight", label)
+        assert clipped == (name != "end"), name                           # ellipsized past two lines
+    screenshot(browser, "graph-long-names.png")

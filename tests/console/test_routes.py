@@ -49,7 +49,7 @@ def test_another_owners_execution_is_404_in_the_console(stack, client, other):
     browser.post("/ui/login", data={"api_key": key}, headers=SAME)
     response = browser.get(f"/ui/executions/{execution}")
     assert response.status_code == 404 and b"Not found" in response.data and b"Sign out" in response.data
-    assert browser.get(f"/ui/executions/{execution}/calls").status_code == 404
+    assert browser.get(f"/ui/executions/{execution}/growing").status_code == 404
 
 
 def test_the_usage_page_refuses_a_range_that_ends_before_it_starts(stack):
@@ -58,6 +58,7 @@ def test_the_usage_page_refuses_a_range_that_ends_before_it_starts(stack):
     assert refused.status_code == 422 and b"from is after to" in refused.data
     shown = browser.get("/ui/usage?from=not-a-day&to=2020-01-31")          # a day it cannot read: the default
     assert shown.status_code == 200 and b"2020-01-02 to 2020-01-31" in shown.data
+    assert browser.get("/ui/usage?to=0001-01-01").status_code == 422         # no 30 days end there
 
 
 def test_the_agents_page_lists_agents_tools_and_teams_but_no_tool_config(stack, client):
@@ -73,3 +74,54 @@ def test_the_agents_page_lists_agents_tools_and_teams_but_no_tool_config(stack, 
                   "first"):
         assert shown in page
     assert "tok-never-shown" not in page and "127.0.0.1:9" not in page
+
+
+def test_an_unknown_console_path_is_an_html_404_and_the_api_keeps_its_json_one(stack):
+    browser = signed_in(stack)
+    for path in ("/ui/nope", "/ui/executions/not-an-id", "/ui/workflows/x/y/z"):
+        page = browser.get(path)
+        assert page.status_code == 404 and page.mimetype == "text/html", path
+        assert b"Page not found" in page.data and b'href="/ui/"' in page.data
+    assert stack.app.test_client().get("/ui/nope").status_code == 404                 # signed out too
+    api = browser.get("/api/v1/nothing")
+    assert api.status_code == 404 and api.json["message"] == "not found: no such URL"
+
+
+def test_the_list_fragment_filters_as_the_page_and_a_backwards_range_is_named(stack, client):
+    done = stack.start(client, input={"n": 1})
+    browser = signed_in(stack)
+    rows = browser.get("/ui/executions/rows?q=chain").get_data(as_text=True)
+    assert rows.strip().startswith("<tbody>") and done in rows and "<html" not in rows
+    assert done not in browser.get("/ui/executions/rows?q=nothing-matches").get_data(as_text=True)
+    backwards = browser.get("/ui/executions?range=custom&from=2030-01-02T00:00:00Z&to=2030-01-01T00:00:00Z")
+    assert backwards.status_code == 422 and b"to: is before from" in backwards.data
+    unreadable = browser.get("/ui/executions?range=custom&from=yesterday")
+    assert unreadable.status_code == 422 and b"from: &#39;yesterday&#39; is not a date and time" in unreadable.data
+
+
+def test_the_run_form_answers_422_with_the_problems_and_posts_only_from_the_console(stack, client):
+    workflow = new_workflow(client, "fails")                 # input_schema: n, an integer, required
+    browser = signed_in(stack)
+    assert b'name="$.n"' in browser.get(f"/ui/workflows/{workflow}/run").data
+    refused = browser.post(f"/ui/workflows/{workflow}/run", data={"$.n": "two", "mode": "form"}, headers=SAME)
+    assert refused.status_code == 422 and b"&#39;two&#39; is not of type &#39;integer&#39;" in refused.data
+    assert browser.post(f"/ui/workflows/{workflow}/run", data={"raw": "[1]", "mode": "json"},
+                        headers=SAME).status_code == 422
+    assert browser.post(f"/ui/workflows/{workflow}/run", data={"$.n": "2"}, headers={"Origin": "http://evil.example"}
+                        ).status_code == 403
+    assert client.get(f"/api/v1/executions?workflow_id={workflow}").json["items"] == []
+    started = browser.post(f"/ui/workflows/{workflow}/run", data={"$.n": "2", "mode": "form"}, headers=SAME)
+    assert started.status_code == 302 and started.headers["Location"].startswith("/ui/executions/")
+
+
+def test_schedule_buttons_act_for_the_owner_only(stack, client, other):
+    workflow = new_workflow(client, "chain")
+    schedule = client.post(f"/api/v1/workflows/{workflow}/schedules", json={"cron_expression": "0 3 * * *",
+                                                                            "input": {"n": 1}}).json["id"]
+    browser = stack.app.test_client()
+    browser.post("/ui/login", data={"api_key": stack.new_key("third@example.com")}, headers=SAME)
+    assert browser.post(f"/ui/schedules/{schedule}/trigger", headers=SAME).status_code == 404
+    assert browser.post(f"/ui/schedules/{schedule}/pause", headers=SAME).status_code == 404
+    assert client.get(f"/api/v1/executions?workflow_id={workflow}").json["items"] == []
+    assert signed_in(stack).post(f"/ui/schedules/{schedule}/trigger", headers=SAME).status_code == 302
+    assert len(client.get(f"/api/v1/executions?workflow_id={workflow}").json["items"]) == 1

@@ -1,8 +1,9 @@
 // The execution page, live: each event of the server-sent stream goes into the log and
 // moves its node (graph and step table) to the status it names. A step that records a turn
-// (every step event but step_running) may have called models: the totals and the model
-// calls are fetched again from the console and swapped in. When the execution ends the page
-// reloads once, to show outputs and errors as stored.
+// (every step event but step_running) may have called models or tried again: the totals, the
+// steps' attempts and turns and the model calls are fetched again from the console and
+// swapped in. When the execution ends the page reloads once, to show outputs and errors as
+// stored.
 (function () {
   "use strict";
   var log = document.getElementById("events");
@@ -48,10 +49,9 @@
   // One fetch at a time; events that arrive meanwhile ask for one more after it.
   var fetching = false, again = false;
   function refreshCalls() {
-    var calls = document.getElementById("calls");
     if (fetching) { again = true; return; }
     fetching = true;
-    fetch(calls.dataset.source, {credentials: "same-origin"})
+    fetch(log.dataset.growing, {credentials: "same-origin"})
       .then(function (response) { return response.ok ? response.text() : null; })
       .then(function (html) { if (html) { swap(html); } })
       .catch(function () { /* the next event or the reload at the end brings them */ })
@@ -61,19 +61,22 @@
       });
   }
 
-  // Each element of the fragment replaces the page's element of the same id; the calls
-  // whose content the reader opened stay open.
+  // Each element of the fragment replaces the page's element of the same id; what the reader
+  // opened (a call's content, a step's attempts) stays open.
   function swap(html) {
-    var open = Array.prototype.map.call(document.querySelectorAll("#calls details[open]"),
-                                        function (d) { return d.dataset.call; });
+    var open = Array.prototype.map.call(document.querySelectorAll("details[data-keep][open]"),
+                                        function (d) { return d.dataset.keep; });
     var fragment = document.createElement("template");
     fragment.innerHTML = html;
     Array.prototype.slice.call(fragment.content.children).forEach(function (fresh) {
       var old = fresh.id && document.getElementById(fresh.id);
-      if (old) { old.replaceWith(fresh); }
+      if (old) {
+        window.Console.localTimes(fresh);
+        old.replaceWith(fresh);
+      }
     });
-    open.forEach(function (call) {
-      var details = document.querySelector('#calls details[data-call="' + CSS.escape(call) + '"]');
+    open.forEach(function (key) {
+      var details = document.querySelector('details[data-keep="' + CSS.escape(key) + '"]');
       if (details) { details.open = true; }
     });
   }
@@ -82,7 +85,10 @@
     var item = document.createElement("li");
     item.appendChild(text("span", "seq", event.seq));
     item.appendChild(document.createTextNode(" "));
-    item.appendChild(text("span", "time", event.created_at.slice(0, 19).replace("T", " ")));
+    var time = text("time", "time", window.Console.local(new Date(event.created_at)));
+    time.setAttribute("datetime", event.created_at);
+    time.title = event.created_at;
+    item.appendChild(time);
     item.appendChild(document.createTextNode(" "));
     item.appendChild(text("span", "type", event.event_type));
     item.appendChild(document.createTextNode(" " + (event.node_id || "") + " "));

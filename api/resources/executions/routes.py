@@ -5,13 +5,14 @@ from api.blueprint import Blueprint, conflict, rate_limited
 from api.context import engine, owner, transaction
 from api.errors import ErrorSchema
 from api.resources.executions.schemas import (
-    ContextPageSchema, EventHeaders, EventPageSchema, EventQuery, ExecutionPageSchema, ExecutionQuery,
+    AttemptPageSchema, ContextPageSchema, EventHeaders, EventPageSchema, EventQuery, ExecutionPageSchema, ExecutionQuery,
     ExecutionRefSchema, ExecutionSchema, IdempotencyHeaders, MessagePageSchema, StepPageSchema, SubmitSchema,
 )
 from api.schemas import PageQuery
 from api.resources.executions.stream import MEDIA_TYPE, event_stream, wants_stream
 from orchestrator import engine as control
-from orchestrator.services import executions
+from orchestrator.services import attempts, executions
+from orchestrator.services.pagination import Page
 
 blp = Blueprint("executions", __name__, description="Runs of a workflow version, their steps and event log")
 
@@ -32,7 +33,7 @@ def submit(body, headers, workflow_id):
 @blp.arguments(ExecutionQuery, location="query")
 @blp.response(200, ExecutionPageSchema)
 def list_executions(query):
-    """List executions, newest first, by workflow and status"""
+    """List executions, newest first, by workflow, status, a search and a range of creation times"""
     with transaction() as session:
         return executions.list_executions(session, owner(), **query)
 
@@ -51,6 +52,14 @@ def steps(execution_id):
     """One row per node: status, attempt, input, output, error, timings"""
     with transaction() as session:
         return executions.list_steps(session, owner(), execution_id)
+
+
+@blp.route("/executions/<uuid:execution_id>/attempts")
+@blp.response(200, AttemptPageSchema)
+def list_attempts(execution_id):
+    """Every attempt of every step (status, error, timings) and the turns of each, from the event log"""
+    with transaction() as session:
+        return Page(attempts.list_attempts(session, owner(), execution_id))
 
 
 @blp.route("/executions/<uuid:execution_id>/children")

@@ -1,6 +1,8 @@
 """Executions, their steps and events as the API shows them."""
 from __future__ import annotations
 
+from datetime import timezone
+
 from marshmallow import Schema, fields, validate
 
 from api.schemas import INT_MAX, PageQuery, page_of
@@ -24,6 +26,13 @@ class IdempotencyHeaders(Schema):
 class ExecutionQuery(PageQuery):
     workflow_id = fields.UUID()
     status = fields.String(validate=validate.OneOf(ExecutionStatus.values()))
+    search = fields.String(data_key="q", validate=validate.Length(1, 200), metadata={
+        "description": "Executions whose id starts with it, whose workflow's name or error contains it (any "
+                       "case), or whose status it names"})
+    created_from = fields.AwareDateTime(data_key="from", default_timezone=timezone.utc, metadata={
+        "description": "Created at or after this instant (ISO 8601; without an offset it is UTC)"})
+    created_to = fields.AwareDateTime(data_key="to", default_timezone=timezone.utc, metadata={
+        "description": "Created at or before this instant; 422 when before `from`"})
 
 
 class EventQuery(Schema):
@@ -79,6 +88,29 @@ class StepSchema(Schema):
     duration_ms = fields.Integer(required=True, allow_none=True)
 
 
+class TurnSchema(Schema):
+    number = fields.Integer(required=True, metadata={"description": "0 for the first turn of the attempt"})
+    started_at = fields.DateTime(required=True)
+    ended_at = fields.DateTime(required=True, allow_none=True)
+    duration_ms = fields.Integer(required=True, allow_none=True)
+    note = fields.String(required=True, allow_none=True, metadata={
+        "description": "How the turn ended, as its event says (asked for a tool, called one, waits)"})
+
+
+class AttemptSchema(Schema):
+    node_id = fields.String(required=True)
+    attempt = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(StepStatus.values()))
+    error = fields.String(required=True, allow_none=True, metadata={
+        "description": "Why it failed (a retried attempt: as the retry's event says)"})
+    queued_at = fields.DateTime(required=True, allow_none=True)
+    started_at = fields.DateTime(required=True, allow_none=True, metadata={"description": "Its first turn's start"})
+    ended_at = fields.DateTime(required=True, allow_none=True)
+    duration_ms = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "From its first turn's start to its end, waits between turns included"})
+    turns = fields.List(fields.Nested(TurnSchema), required=True)
+
+
 class EventSchema(Schema):
     seq = fields.Integer(required=True)
     event_type = fields.String(required=True)
@@ -108,4 +140,5 @@ ExecutionPageSchema = page_of(ExecutionSchema, "ExecutionPage")
 ContextPageSchema = page_of(ContextSchema, "ContextPage", "Always null: one page holds every namespace")
 MessagePageSchema = page_of(MessageSchema, "MessagePage")
 StepPageSchema = page_of(StepSchema, "StepPage", "Always null: one page holds every step")
+AttemptPageSchema = page_of(AttemptSchema, "AttemptPage", "Always null: one page holds every attempt")
 EventPageSchema = page_of(EventSchema, "EventPage", "Pass as `after` for the next page; null on the last")

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from api.blueprint import Blueprint, conflict
-from api.context import audited, keyring, owner, transaction
+from api.blueprint import Blueprint, conflict, rate_limited
+from api.context import audited, engine, keyring, owner, transaction
+from api.errors import ErrorSchema
+from api.resources.executions.schemas import ExecutionRefSchema
 from api.resources.schedules.schemas import (
     ScheduleChangeSchema, ScheduleCreateSchema, SchedulePageSchema, ScheduleQuery, ScheduleSchema,
 )
@@ -72,3 +74,15 @@ def resume(schedule_id):
     """Fire again from now on (missed slots are not caught up), with the failure count reset"""
     with transaction() as session:
         return audited(session, "schedule.resume", schedules.resume_schedule(session, owner(), schedule_id))
+
+
+@blp.route("/schedules/<uuid:schedule_id>/trigger", methods=["POST"])
+@blp.response(202, ExecutionRefSchema)
+@conflict("the workflow is archived")
+@blp.alt_response(422, schema=ErrorSchema, description="The schedule's input no longer fits the workflow's "
+                                                       "input_schema; errors.input names each problem")
+@rate_limited("Over the owner's max_executions_per_minute; Retry-After says when to retry")
+def trigger(schedule_id):
+    """Run the schedule's workflow once now with its input (trigger schedule, also while paused); its outcome is
+    recorded like a fired slot's"""
+    return schedules.run_now(engine(), owner(), schedule_id)
