@@ -8,7 +8,9 @@ wheel install as well as from a checkout. A checkout also has the design's top-l
 """
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
 from logging.config import fileConfig
+from typing import Iterator
 
 from alembic import command, context
 from alembic.config import Config
@@ -51,7 +53,27 @@ def run_environment() -> None:
 
 
 def _migrate(connection) -> None:
-    context.configure(connection=connection, target_metadata=Base.metadata,
-                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
-    with context.begin_transaction():
-        context.run_migrations()
+    sqlite = connection.dialect.name == "sqlite"
+    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=sqlite,
+                      compare_type=True)
+    with _foreign_keys_off(connection) if sqlite else nullcontext():
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+@contextmanager
+def _foreign_keys_off(connection) -> Iterator[None]:
+    """SQLite's way to change a table's schema (its documentation, "ALTER TABLE"): foreign
+    keys off, outside any transaction, while batch migrations copy a table and drop the old
+    one; with them on, dropping ``executions`` would delete every row that cascades from it
+    (its steps, events...). They are checked, and turned on again, afterwards."""
+    raw = connection.connection.dbapi_connection
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+        raw.execute("PRAGMA foreign_keys=ON")
+    if broken:
+        raise RuntimeError(f"the migration left {len(broken)} row(s) whose foreign key points nowhere, "
+                           f"the first in table {broken[0][0]}")
