@@ -133,6 +133,8 @@ def _body(call: Call) -> Any:
             return json.loads(text, parse_constant=_not_json)
         except ValueError as exc:
             raise Invalid(f"the body is sent as JSON but is not JSON: {exc}") from None
+        except RecursionError:
+            raise Invalid("the body is JSON nested too deeply") from None
     return text
 
 

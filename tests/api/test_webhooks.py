@@ -138,12 +138,13 @@ def test_bad_input_and_bad_webhooks_are_4xx_naming_the_problem(client, other, ho
         "not the owner's": other.post(f"/api/v1/workflows/{workflow_id}/webhooks", json={}),
         "unknown hook": client.post("/api/v1/hooks/00000000-0000-0000-0000-000000000000", json={}),
         "not JSON": post(client, hook, b"{oops", headers={"X-Delivery": "x"}),
+        "too deep": post(client, hook, b"[" * 100_000 + b"]" * 100_000, headers={"X-Delivery": "z"}),
         "no key header": post(client, hook, {"order": {"quantity": 1}}),
         "template fails": post(client, hook, {"order": "none"}, headers={"X-Delivery": "y"}),
     }
     assert {name: answer.status_code for name, answer in cases.items()} == {
         "template": 422, "both keys": 422, "header name": 422, "tolerance": 422, "not the owner's": 404,
-        "unknown hook": 404, "not JSON": 422, "no key header": 422, "template fails": 422}
+        "unknown hook": 404, "not JSON": 422, "too deep": 422, "no key header": 422, "template fails": 422}
     assert "input_template.a" in json.dumps(cases["template"].json["errors"])
     assert "header X-Delivery" in cases["no key header"].json["message"]
     assert "input_template" in cases["template fails"].json["message"]
