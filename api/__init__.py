@@ -13,8 +13,8 @@ from api.retry import RetryingFlask, track_commits
 from api.operations import blp as operations
 from api.resources import (
     agents, api_keys, app_calls, approvals, apps, calls, credentials, endpoints, executions, governance, groups,
-    interchange, lineage, models, providers, schedules, secrets, snapshots, squads, structured_outputs, teams,
-    templates, tools, usage, workflows,
+    interchange, lineage, models, notifications, providers, schedules, secrets, snapshots, squads,
+    structured_outputs, teams, templates, tools, usage, webhooks, workflows,
 )
 from orchestrator.composition import build_engine
 from orchestrator.config import Settings
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     register_error_handlers(app)
     for resource in (workflows, executions, schedules, approvals, api_keys, secrets, providers, endpoints, credentials,
                      models, calls, structured_outputs, usage, governance, agents, tools, teams, squads, templates,
-                     interchange, snapshots, groups, apps, app_calls, lineage):
+                     interchange, snapshots, groups, apps, app_calls, lineage, webhooks, notifications):
         api.register_blueprint(resource.blp, url_prefix=API_PREFIX)
     api.register_blueprint(operations)
     app.register_blueprint(swagger_ui_assets())

@@ -19,12 +19,13 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from orchestrator.engine import NotAllowed, Unknown
-from orchestrator.services.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
+from orchestrator.services.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited, Unauthorized
 
 log = logging.getLogger(__name__)
 
 # Domain errors by class, with their HTTP status and, for the database's, a message of our own.
 DOMAIN: dict[type[Exception], tuple[int, str | None]] = {
+    Unauthorized: (401, None),
     Forbidden: (403, None),
     NotFound: (404, None),
     Unknown: (404, None),

@@ -16,7 +16,7 @@ from orchestrator.llm import account, ledger
 from orchestrator.nodes.base import NodeContext
 from orchestrator.nodes.registry import node_types
 from orchestrator.schedules.bookkeeping import on_execution_ended
-from orchestrator.services import audit
+from orchestrator.services import audit, notifications
 from orchestrator.services.artifacts import store_artifacts
 from orchestrator.services.children import cancel_children, finish_child, start_children
 
@@ -57,11 +57,13 @@ def audit_change(txn: Transaction) -> None:
 def build_engine(settings: Settings, dispatcher: Dispatcher, sessions: sessionmaker[Session] | None = None,
                  keyring: KeyRing | None = None) -> Engine:
     engine = Engine(settings, keyring or load_keyring(settings), dispatcher, sessions)
-    engine.hooks.execution_ended += [on_execution_ended, finish_child, cancel_children, count_execution_end]
+    engine.hooks.execution_ended += [on_execution_ended, finish_child, cancel_children, count_execution_end,
+                                     notifications.enqueue_ended]
     engine.hooks.suspended.append(start_children)
     engine.hooks.turn_recorded += [account_turn, store_artifacts]
+    engine.hooks.approval_requested.append(notifications.enqueue_approval)
     engine.hooks.committing.append(audit_change)
-    engine.hooks.maintenance.append(roll_up_usage)
+    engine.hooks.maintenance += [roll_up_usage, notifications.prune_deliveries]
     engine.services = NodeServices(engine.sessions, engine.keyring, settings)
     # Load the node-type plugins now (the model SDKs take seconds to import), not after a step
     # is claimed, when the import would run down its lease and the step be taken for lost.

@@ -83,6 +83,10 @@ class Settings:
     llm_auth_cooldown_seconds: float = 300.0
     # The most characters a model call's messages may hold (prompt, memory, tool results).
     llm_max_prompt_chars: int = 1_000_000
+    # Outbound notifications: the wait before the second attempt (doubling each time, at most
+    # an hour), and how many attempts a delivery gets.
+    notify_backoff_seconds: float = 10.0
+    notify_max_attempts: int = 8
     # Where a worker or beat process serves /metrics; None: it serves none.
     worker_metrics_port: int | None = None
 
@@ -121,6 +125,8 @@ class Settings:
             llm_retry_backoff_seconds=_float(env, "ORCHESTRATOR_LLM_RETRY_BACKOFF_SECONDS", 0.5),
             llm_auth_cooldown_seconds=_float(env, "ORCHESTRATOR_LLM_AUTH_COOLDOWN_SECONDS", 300.0),
             llm_max_prompt_chars=_int(env, "ORCHESTRATOR_LLM_MAX_PROMPT_CHARS", 1_000_000),
+            notify_backoff_seconds=_float(env, "ORCHESTRATOR_NOTIFY_BACKOFF_SECONDS", 10.0),
+            notify_max_attempts=max(1, _int(env, "ORCHESTRATOR_NOTIFY_MAX_ATTEMPTS", 8)),
             worker_metrics_port=_int(env, "ORCHESTRATOR_WORKER_METRICS_PORT", 0) or None,
         )
 

@@ -68,6 +68,7 @@ class Trigger(_Status):
     CLI = "cli"
     RETRY = "retry"
     SUBWORKFLOW = "subworkflow"
+    WEBHOOK = "webhook"
 
 
 class ApprovalStatus(_Status):
@@ -173,6 +174,7 @@ class LineageKind(_Status):
     SCHEDULE = "schedule"
     PARENT = "parent"
     REPLAY = "replay"
+    WEBHOOK = "webhook"
 
 
 class ArtifactRef(_Status):
@@ -180,6 +182,24 @@ class ArtifactRef(_Status):
 
     CONTENT = "content"
     URI = "uri"
+
+
+class NotificationEvent(_Status):
+    """What an outbound notification tells: an execution ended, or waits for a person."""
+
+    COMPLETED = "execution.completed"
+    FAILED = "execution.failed"
+    CANCELLED = "execution.cancelled"
+    TIMED_OUT = "execution.timed_out"
+    APPROVAL_WAITING = "approval.waiting"
+
+
+class DeliveryStatus(_Status):
+    """A notification's delivery: due (at ``next_attempt_at``, or being sent), or done."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"       # the receiver refused it, or every attempt failed
 
 
 class UsageKind(_Status):

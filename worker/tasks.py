@@ -2,6 +2,8 @@
 
 ``register(app, settings)`` adds the task and the worker's signal handlers to an app; the
 engine of a worker process is built on first use (after the fork), with the standard hooks.
+A worker's main process also runs the sweeper and the notifier (outbound notifications),
+each on a thread of its own.
 """
 from __future__ import annotations
 
@@ -18,17 +20,25 @@ from orchestrator.db.session import get_engine
 from orchestrator.db.types import utcnow
 from orchestrator.engine import Engine, next_due, run_step, sweep
 from orchestrator.nodes.registry import node_types
+from orchestrator.services.deliveries import BATCH as DELIVERY_BATCH, deliver_due
 from worker import metrics as worker_metrics
 from worker.dispatch import RUN_STEP, CeleryDispatcher
 
 log = logging.getLogger(__name__)
 
 
+_building = threading.Lock()
+
+
 def engine_of(app: Celery) -> Engine:
-    """The engine of this process for ``app`` (one per app, built on first use)."""
+    """The engine of this process for ``app`` (one per app, built on first use, by one thread:
+    the sweeper and the notifier start together)."""
     engine = getattr(app, "orchestrator_engine", None)
     if engine is None:
-        engine = app.orchestrator_engine = build_engine(app.orchestrator_settings, CeleryDispatcher(app))
+        with _building:
+            engine = getattr(app, "orchestrator_engine", None)
+            if engine is None:
+                engine = app.orchestrator_engine = build_engine(app.orchestrator_settings, CeleryDispatcher(app))
     return engine
 
 
@@ -70,6 +80,18 @@ def register(app: Celery, settings: Settings) -> None:
             except Exception:  # the database or broker is away: try again next round
                 log.exception("maintenance sweep failed; retrying in %ss", interval)
 
+    def notify_forever() -> None:
+        """Send the notifications that are due, every sweep interval (at once while a batch
+        comes back full)."""
+        interval = settings.sweep_interval_seconds
+        pause = interval
+        while not stop.wait(pause):
+            try:
+                pause = 0 if deliver_due(engine_of(app)) == DELIVERY_BATCH else interval
+            except Exception:  # the database is away: try again next round
+                pause = interval
+                log.exception("sending notifications failed; retrying in %ss", interval)
+
     def load_node_types(**_kwargs) -> None:
         node_types()        # before the pool forks: the model SDKs take seconds to import
 
@@ -80,6 +102,7 @@ def register(app: Celery, settings: Settings) -> None:
     def start_sweeper(sender=None, **_kwargs) -> None:
         if getattr(sender, "app", app) is app:
             threading.Thread(target=sweep_forever, name="sweeper", daemon=True).start()
+            threading.Thread(target=notify_forever, name="notifier", daemon=True).start()
 
     worker_metrics.connect(app, settings)
     signals.worker_init.connect(load_node_types, weak=False)

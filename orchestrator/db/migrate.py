@@ -8,7 +8,9 @@ wheel install as well as from a checkout. A checkout also has the design's top-l
 """
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
 from logging.config import fileConfig
+from typing import Iterator
 
 from alembic import command, context
 from alembic.config import Config
@@ -54,15 +56,24 @@ def _migrate(connection) -> None:
     sqlite = connection.dialect.name == "sqlite"
     context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=sqlite,
                       compare_type=True)
-    # SQLite's batch migrations copy a table, drop the old one and rename the copy: with
-    # foreign keys on, the drop would cascade into every table that references it (SQLite's
-    # own advice: foreign keys off while a schema changes, which works outside a transaction only).
-    pragma = connection.connection.driver_connection.execute if sqlite and not connection.in_transaction() else None
-    if pragma is not None:
-        pragma("PRAGMA foreign_keys=OFF")
-    try:
+    with _foreign_keys_off(connection) if sqlite else nullcontext():
         with context.begin_transaction():
             context.run_migrations()
+
+
+@contextmanager
+def _foreign_keys_off(connection) -> Iterator[None]:
+    """SQLite's way to change a table's schema (its documentation, "ALTER TABLE"): foreign
+    keys off, outside any transaction, while batch migrations copy a table and drop the old
+    one; with them on, dropping ``executions`` would delete every row that cascades from it
+    (its steps, events...). They are checked, and turned on again, afterwards."""
+    raw = connection.connection.dbapi_connection
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
     finally:
-        if pragma is not None:
-            pragma("PRAGMA foreign_keys=ON")
+        broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+        raw.execute("PRAGMA foreign_keys=ON")
+    if broken:
+        raise RuntimeError(f"the migration left {len(broken)} row(s) whose foreign key points nowhere, "
+                           f"the first in table {broken[0][0]}")

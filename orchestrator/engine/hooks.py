@@ -10,6 +10,8 @@ commit or roll back with it. The engine imports none of them (DESIGN section 10)
 - ``turn_recorded(txn, step, ctx, output)``: a turn of a node ended (completed, continued,
   suspended or failed) and its calls and messages are written; ``output`` when it completed.
   Usage accounting and an LLM node's memory hang here.
+- ``approval_requested(txn, step, approval_id)``: a step now waits for a human decision
+  (its ``human_approvals`` row is written); outbound notifications hang here.
 - ``committing(txn)``: the transaction is about to be written and committed (an audit entry
   for the change a person asked for is written here).
 - ``maintenance(engine) -> bool``: housekeeping the sweeper runs about once an hour, with its
@@ -17,6 +19,7 @@ commit or roll back with it. The engine imports none of them (DESIGN section 10)
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -32,5 +35,6 @@ class Hooks:
     execution_ended: list[Callable[["Transaction"], None]] = field(default_factory=list)
     suspended: list[Callable[["Transaction", "Row", "Suspend"], bool]] = field(default_factory=list)
     turn_recorded: list[Callable[["Transaction", "Row", "NodeContext", Any], None]] = field(default_factory=list)
+    approval_requested: list[Callable[["Transaction", "Row", uuid.UUID], None]] = field(default_factory=list)
     committing: list[Callable[["Transaction"], None]] = field(default_factory=list)
     maintenance: list[Callable[["Engine"], bool]] = field(default_factory=list)

@@ -321,9 +321,9 @@ class Transaction:
                          details: dict[str, Any] | None = None, resume: Any = None, **fields: Any) -> str:
         """Park the step for a human decision; returns the one-time token (stored hashed). With
         ``resume`` (the node's state), the decision is handed back to the node as its next turn."""
-        token = secrets.token_urlsafe(32)
+        token, approval_id = secrets.token_urlsafe(32), uuid.uuid4()
         self.conn.execute(insert(HumanApproval), {
-            "id": uuid.uuid4(), "execution_id": self.execution.id, "step_id": step.id,
+            "id": approval_id, "execution_id": self.execution.id, "step_id": step.id,
             "token_hash": hash_token(token), "approver_email": approver_email, "expires_at": expires_at,
             "status": ApprovalStatus.PENDING.value, "created_at": self.now, "details": details})
         if resume is not None:
@@ -331,6 +331,8 @@ class Transaction:
             self.save_checkpoint(step, step.turn + 1, {RESUME: resume})
         self.wait(step, "waiting for a human decision", data={"expires_at": expires_at.isoformat(),
                                                                "details": details}, **fields)
+        for hook in self.engine.hooks.approval_requested:
+            hook(self, step, approval_id)
         return token
 
     def take_up(self, step: Row, outcome: dict[str, Any], message: str) -> bool:

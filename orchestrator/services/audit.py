@@ -29,6 +29,7 @@ class Actor:
     api_key_id: uuid.UUID | None = None
     client_address: str | None = None
     app_id: uuid.UUID | None = None        # an app acting with its own key (for its owner, ``user_id``)
+    webhook_id: uuid.UUID | None = None    # a signed call of a webhook (for its owner, ``user_id``)
 
 
 @dataclass(frozen=True)

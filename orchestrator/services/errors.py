@@ -46,6 +46,11 @@ class Conflict(DomainError):
     """The state or an idempotency key does not allow the request."""
 
 
+class Unauthorized(DomainError):
+    """A request that proves who sent it some other way than an API key (a webhook's
+    signature) failed to."""
+
+
 class Forbidden(DomainError):
     """The caller may see the resource but not do this to it (an admin's decision)."""
 

@@ -21,7 +21,7 @@ from orchestrator.definitions import InputValidationError, validate_input
 from orchestrator.engine import Engine, Outbox
 from orchestrator.engine.store import canonical_json
 from orchestrator.services.errors import Conflict, Invalid, owned
-from orchestrator.services import audit, lineage, limits
+from orchestrator.services import audit, lineage, limits, notifications
 from orchestrator.services.licenses import runnable_workflow
 from orchestrator.services.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor, list_owned, paginate
 from orchestrator.services.workflows import version_of
@@ -30,15 +30,16 @@ from orchestrator.states import ExecutionStatus, Trigger, WorkflowStatus
 
 def submit(engine: Engine, owner: User, workflow_id: uuid.UUID, input: Any = None, *, version: int | None = None,
            idempotency_key: str | None = None, trigger: Trigger = Trigger.API,
-           schedule_id: uuid.UUID | None = None) -> tuple[Execution, bool]:
-    """Create and start an execution; returns it and whether it is new.
+           schedule_id: uuid.UUID | None = None, notify: dict[str, Any] | None = None) -> tuple[Execution, bool]:
+    """Create and start an execution; returns it and whether it is new. ``notify``
+    (``{url, events?}``): a URL told when this execution ends or waits for approval.
 
     The same idempotency key with the same request returns the first execution; with a
     different request it is a Conflict.
     """
     input = {} if input is None else input
-    request_hash = hashlib.sha256(canonical_json(
-        {"workflow_id": str(workflow_id), "version": version, "input": input})).hexdigest()
+    request = {"workflow_id": str(workflow_id), "version": version, "input": input}
+    request_hash = hashlib.sha256(canonical_json({**request, "notify": notify} if notify else request)).hexdigest()
     if idempotency_key:
         existing = _by_key(engine, owner, idempotency_key)
         if existing is not None:
@@ -47,6 +48,8 @@ def submit(engine: Engine, owner: User, workflow_id: uuid.UUID, input: Any = Non
         with engine.transaction() as (session, outbox):
             execution = create(engine, session, outbox, owner, workflow_id, input, version=version, trigger=trigger,
                                schedule_id=schedule_id, idempotency_key=idempotency_key, request_hash=request_hash)
+            if notify:
+                notifications.watch_execution(session, engine.keyring, execution, **notify)
             audit.record(session, "execution.create", "execution", execution.id,
                          {"workflow_id": str(execution.workflow_id), "version": execution.version,
                           "trigger": trigger.value})

@@ -7,7 +7,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orchestrator.crypto import KeyRing, open_field, seal_field
-from orchestrator.db import Credential, Secret, WorkflowNodeHistory, WorkflowSnapshot, WorkflowVersion
+from orchestrator.db import (
+    Credential, NotificationTarget, Secret, Webhook, WorkflowNodeHistory, WorkflowSnapshot, WorkflowVersion,
+)
 
 # Every model with encrypted fields, and those fields (see orchestrator.crypto; each has key_id).
 ENCRYPTED_FIELDS: dict[type[Any], tuple[str, ...]] = {
@@ -16,6 +18,8 @@ ENCRYPTED_FIELDS: dict[type[Any], tuple[str, ...]] = {
     Secret: ("value",),
     WorkflowNodeHistory: ("pair",),
     WorkflowSnapshot: ("diff",),
+    Webhook: ("secret",),
+    NotificationTarget: ("url", "secret"),
 }
 
 

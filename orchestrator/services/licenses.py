@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from orchestrator.db import License, User, Workflow
 from orchestrator.services.errors import Conflict, Invalid, NotFound
-from orchestrator.services.pagination import DEFAULT_LIMIT, Page, paginate
-from orchestrator.services.workflows import get_workflow
+from orchestrator.services.pagination import DEFAULT_LIMIT, Page
+from orchestrator.services.workflows import get_workflow, workflow_row, workflow_rows
 
 
 def grant(session: Session, owner: User, workflow_id: uuid.UUID, user_email: str) -> License:
@@ -32,15 +32,11 @@ def grant(session: Session, owner: User, workflow_id: uuid.UUID, user_email: str
 
 def list_licenses(session: Session, owner: User, workflow_id: uuid.UUID, *, cursor: str | None = None,
                   limit: int = DEFAULT_LIMIT) -> Page[License]:
-    get_workflow(session, owner, workflow_id)
-    return paginate(session, select(License).where(License.workflow_id == workflow_id), License, cursor, limit)
+    return workflow_rows(session, owner, workflow_id, License, cursor, limit)
 
 
 def revoke(session: Session, owner: User, workflow_id: uuid.UUID, license_id: uuid.UUID) -> License:
-    get_workflow(session, owner, workflow_id)
-    license = session.get(License, license_id)
-    if license is None or license.workflow_id != workflow_id:
-        raise NotFound(f"license {license_id} not found")
+    license = workflow_row(session, owner, workflow_id, License, license_id, "license")
     session.delete(license)
     return license
 

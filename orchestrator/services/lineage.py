@@ -2,7 +2,7 @@
 
 ``record_origin`` runs in the transaction that creates an execution (``executions.create``,
 the path the API, the scheduler and subworkflow nodes share): the parent execution, the
-schedule, and the API key or app of the request that submitted it. Kind ``replay`` is for a
+schedule, and the API key, app or webhook of the request that submitted it. Kind ``replay`` is for a
 replay feature to fill (the execution a run replays); nothing writes it yet.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from orchestrator.db import ApiKey, App, Execution, ExecutionLineage, ScheduledWorkflow, User, Workflow
+from orchestrator.db import ApiKey, App, Execution, ExecutionLineage, ScheduledWorkflow, User, Webhook, Workflow
 from orchestrator.services import audit
 from orchestrator.services.errors import owned
 from orchestrator.states import LineageKind
@@ -35,7 +35,9 @@ def record_origin(session: Session, execution: Execution) -> None:
     if execution.schedule_id is not None:
         rows.append((LineageKind.SCHEDULE, execution.schedule_id, None))
     actor = audit.current_actor()
-    if actor is not None and actor.app_id is not None:
+    if actor is not None and actor.webhook_id is not None:
+        rows.append((LineageKind.WEBHOOK, actor.webhook_id, None))
+    elif actor is not None and actor.app_id is not None:
         rows.append((LineageKind.APP, actor.app_id, None))
     elif actor is not None and actor.api_key_id is not None:
         rows.append((LineageKind.API_KEY, actor.api_key_id, None))
@@ -78,6 +80,9 @@ def _label(session: Session, kind: str, ref_id: uuid.UUID) -> str | None:
     if kind == LineageKind.APP:
         app = session.get(App, ref_id)
         return f"app {app.alias_id} ({app.name})" if app else None
+    if kind == LineageKind.WEBHOOK:
+        hook = session.get(Webhook, ref_id)
+        return f"webhook {hook.name or hook.id}" if hook else None
     if kind == LineageKind.SCHEDULE:
         schedule = session.get(ScheduledWorkflow, ref_id)
         return f"schedule {schedule.cron_expression} ({schedule.timezone})" if schedule else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Protocol, Sequence, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +18,15 @@ from orchestrator.services.errors import Conflict, Invalid, NotFound, owned
 from orchestrator.services.pagination import DEFAULT_LIMIT, Page, list_owned, paginate
 from orchestrator.states import WorkflowSource, WorkflowStatus
 from orchestrator.templating import referenced_keys
+
+
+class OfWorkflow(Protocol):
+    """A row that belongs to one workflow (a license, a webhook...)."""
+
+    workflow_id: Any
+
+
+T = TypeVar("T", bound=OfWorkflow)
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,23 @@ def create_workflow(session: Session, keyring: KeyRing, owner: User, source: Any
 
 def get_workflow(session: Session, owner: User, workflow_id: uuid.UUID) -> Workflow:
     return owned(session, Workflow, workflow_id, owner, "workflow")
+
+
+def workflow_rows(session: Session, owner: User, workflow_id: uuid.UUID, model: type[T], cursor: str | None,
+                  limit: int) -> Page[T]:
+    """A page of the owner's workflow's rows of ``model`` (licenses, webhooks...), newest first."""
+    get_workflow(session, owner, workflow_id)
+    return paginate(session, select(model).where(model.workflow_id == workflow_id), model, cursor, limit)
+
+
+def workflow_row(session: Session, owner: User, workflow_id: uuid.UUID, model: type[T], row_id: uuid.UUID,
+                 what: str) -> T:
+    """One of the owner's workflow's rows of ``model``; NotFound naming ``what`` otherwise."""
+    get_workflow(session, owner, workflow_id)
+    row = session.get(model, row_id)
+    if row is None or row.workflow_id != workflow_id:
+        raise NotFound(f"{what} {row_id} not found")
+    return row
 
 
 def find_workflow(session: Session, owner: User, ref: str) -> Workflow:

@@ -16,7 +16,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
 from orchestrator.db.migrate import alembic_config, upgrade_database
-from orchestrator.db import Base, LedgerEntry, UsageMetric
+from orchestrator.db import (
+    Base, Execution, ExecutionEvent, ExecutionLineage, ExecutionStep, LedgerEntry, UsageMetric,
+)
 from orchestrator.db.session import get_engine
 from tests.conftest import make_settings, use_settings
 from tests.integration.test_schema import make_workflow
@@ -108,3 +110,30 @@ def test_the_alembic_command_of_a_checkout_runs_the_package_migrations(tmp_path)
         assert [MigrationContext.configure(conn).get_current_revision()] == heads
     assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
     engine.dispose()
+
+
+def test_0016_changes_the_trigger_check_keeping_every_row_that_hangs_on_an_execution(migrated_settings, session):
+    """SQLite changes a CHECK by copying the table: the copy of executions keeps the steps,
+    events and lineage that cascade from it. Down again, what a webhook started stays, as
+    started through the API."""
+    owner, workflow, version = make_workflow(session, migrated_settings)
+    execution = Execution(workflow_id=workflow.id, workflow_version_id=version.id, version=1, owner_id=owner.id,
+                          trigger="webhook")
+    session.add(execution)
+    session.flush()
+    session.add_all([ExecutionStep(execution_id=execution.id, node_id="a", node_type="noop"),
+                     ExecutionEvent(execution_id=execution.id, seq=1, event_type="execution_pending"),
+                     ExecutionLineage(execution_id=execution.id, kind="webhook", ref_id=uuid.uuid4())])
+    session.commit()
+    engine = get_engine(migrated_settings)
+
+    def rows():
+        with engine.connect() as conn:
+            return [conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+                    for table in ("executions", "execution_steps", "execution_events", "execution_lineage")]
+    command.downgrade(alembic_config(), "0012_seed_rows")
+    assert rows() == [1, 1, 1, 0]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT trigger FROM executions")).scalar() == "api"
+    upgrade_database()
+    assert rows() == [1, 1, 1, 0]

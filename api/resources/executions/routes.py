@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 from api.blueprint import Blueprint, conflict, rate_limited
-from api.context import engine, owner, transaction
+from api.context import engine, keyring, owner, transaction
+from api.resources.api_keys.schemas import IssuedKey
 from api.errors import ErrorSchema
 from api.resources.executions.schemas import (
     AttemptPageSchema, ContextPageSchema, EventHeaders, EventPageSchema, EventQuery, ExecutionPageSchema, ExecutionQuery,
     ExecutionRefSchema, ExecutionSchema, IdempotencyHeaders, MessagePageSchema, StepPageSchema, SubmitSchema,
+    SubmittedSchema,
 )
 from api.schemas import PageQuery
 from api.resources.executions.stream import MEDIA_TYPE, event_stream, wants_stream
 from orchestrator import engine as control
-from orchestrator.services import attempts, executions
+from orchestrator.services import attempts, executions, notifications
 from orchestrator.services.pagination import Page
 
 blp = Blueprint("executions", __name__, description="Runs of a workflow version, their steps and event log")
@@ -20,13 +22,16 @@ blp = Blueprint("executions", __name__, description="Runs of a workflow version,
 @blp.route("/workflows/<uuid:workflow_id>/executions", methods=["POST"])
 @blp.arguments(SubmitSchema)
 @blp.arguments(IdempotencyHeaders, location="headers")
-@blp.response(202, ExecutionRefSchema)
+@blp.response(202, SubmittedSchema)
 @conflict("the workflow is archived, or the Idempotency-Key was used with another body")
 @rate_limited("Over the owner's max_executions_per_minute; Retry-After says when to retry")
 def submit(body, headers, workflow_id):
     """Start an execution of the published version, or of a given one"""
     execution, _ = executions.submit(engine(), owner(), workflow_id, **body, **headers)
-    return execution
+    if not body.get("notify"):
+        return execution
+    with transaction() as session:
+        return IssuedKey(execution, notifications.execution_secret(session, keyring(), execution.id))
 
 
 @blp.route("/executions")

@@ -5,6 +5,7 @@ from datetime import timezone
 
 from marshmallow import Schema, fields, validate
 
+from api.resources.notifications.schemas import NotifySchema
 from api.schemas import INT_MAX, PageQuery, page_of
 from orchestrator.services.pagination import MAX_LIMIT
 from orchestrator.states import ExecutionStatus, StepStatus
@@ -16,6 +17,8 @@ class SubmitSchema(Schema):
     input = fields.Dict(allow_none=True, metadata={"description": "The workflow's input, a JSON object; default {}"})
     version = fields.Integer(validate=validate.Range(1, INT_MAX),
                              metadata={"description": "Default: the published version, else the latest"})
+    notify = fields.Nested(NotifySchema, metadata={
+        "description": "A URL told when this execution ends or waits for approval (besides the workflow's)"})
 
 
 class IdempotencyHeaders(Schema):
@@ -49,6 +52,11 @@ class EventHeaders(Schema):
 class ExecutionRefSchema(Schema):
     id = fields.UUID(required=True)
     status = fields.String(required=True, validate=validate.OneOf(ExecutionStatus.values()))
+
+
+class SubmittedSchema(ExecutionRefSchema):
+    notification_secret = fields.String(attribute="key", metadata={
+        "description": "With notify: the secret its notifications are signed with"})
 
 
 class ExecutionSchema(ExecutionRefSchema):

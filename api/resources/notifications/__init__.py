@@ -1,0 +1,3 @@
+from api.resources.notifications.routes import blp
+
+__all__ = ["blp"]

@@ -1,0 +1,3 @@
+from api.resources.webhooks.routes import blp
+
+__all__ = ["blp"]
